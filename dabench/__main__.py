@@ -1,0 +1,3 @@
+from dabench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""The method contract shared by every domain-adaptation method.
+
+A method owns its networks and optimisers. The training loop owns time, data and devices: it calls
+``update`` once per step with a source batch (images and labels), a target batch (images only) and the
+progress ``p = step / steps`` in [0, 1), and calls ``predict`` / ``features`` / ``translate`` for evaluation.
+Images are float tensors ``[B, C, H, W]`` in [0, 1] (the suite-wide value range); labels are int64 ``[B]``.
+
+Methods never do file I/O, printing or device placement; the loop moves the whole module with ``.to()``.
+Target labels never reach ``update`` — the single exception is an *oracle* method (``ORACLE = True``, the
+target-only upper bound), which receives ``y_tgt`` and whose results are labelled as using target labels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from dabench.hparams import HP
+
+CAPABILITIES = frozenset({"predict", "features", "translate"})
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a method needs to know about a task to build its networks.
+
+    Attributes:
+        channels: image channels after the task's protocol (1 or 3; both domains share it).
+        size: image height = width after the protocol.
+        num_classes: number of classes.
+        family: task family (``"digits"``, ``"translation"``, ...) used for per-family hyper-parameters.
+        source_channels / target_channels: the domains' native channels (for methods that care).
+    """
+
+    channels: int
+    size: int
+    num_classes: int
+    family: str = "digits"
+
+
+class Method(nn.Module):
+    """Base class. Subclasses set ``HPARAMS``, ``CAPABILITIES`` and implement ``update`` plus capabilities."""
+
+    HPARAMS: ClassVar[dict[str, HP]] = {}
+    OVERRIDES: ClassVar[dict[str, dict[str, Any]]] = {}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"predict"})
+    ORACLE: ClassVar[bool] = False
+    #: the step budget when the user gives none (the reduced CPU budget; presets hold the paper's)
+    DEFAULT_STEPS: ClassVar[int] = 1000
+    #: set when the method classifies through the source-only classifier of the same task and seed
+    NEEDS_SOURCE_CLASSIFIER: ClassVar[bool] = False
+
+    def __init__(self, spec: TaskSpec, hparams: dict[str, Any]):
+        super().__init__()
+        self.spec = spec
+        self.hparams = dict(hparams)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # ----------------------------------------------------------------- training
+    def update(
+        self, x_src: torch.Tensor, y_src: torch.Tensor, x_tgt: torch.Tensor, progress: float, **oracle: Any
+    ) -> dict[str, float]:
+        """One training step; returns detached floats for logging."""
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- capabilities
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``[B, K]`` for images ``[B, C, H, W]`` in [0, 1]."""
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Representation ``[B, D]`` used for the proxy A-distance and t-SNE."""
+        raise NotImplementedError
+
+    def translate(self, x: torch.Tensor) -> torch.Tensor:
+        """Target images → source-style images, same shape, values in [0, 1]."""
+        raise NotImplementedError
+
+    def extra_eval(self, x_tgt: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Optional further predictions to score on the target test split: name → logits ``[B, K]``."""
+        return {}
+
+    # ------------------------------------------------------------ checkpointing
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Networks and optimiser states (everything ``torch.load(weights_only=True)`` can read back)."""
+        return {
+            "model": self.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+        }
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["model"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every param group's learning rate (schedules are pure functions of progress, see DANN)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr

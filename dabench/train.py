@@ -1,0 +1,277 @@
+"""The training loop, one for all methods.
+
+``run(config)`` trains ``config.method`` on ``config.task`` for a fixed step budget with paired source/target
+batches, evaluates every ``eval_every`` steps (source-val accuracy for model selection; target-test accuracy
+for reporting and curves only), checkpoints every ``checkpoint_every`` steps and resumes automatically from
+the last checkpoint. Every random stream is seeded from the run config, so a run is deterministic on CPU and
+a run killed at any point and restarted ends with the same metrics as an uninterrupted one.
+
+Run directory (``<out>/<method>_<task>_s<seed>_<run id>/``): ``config.json``, ``env.json``, ``metrics.jsonl``
+(one line per evaluation), ``checkpoint.pt``, ``result.json`` and ``done`` (written last). Every file but the
+append-only jsonl is written atomically.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+import dabench
+from dabench import io
+from dabench.config import ResolvedRun, RunConfig, resolve
+from dabench.data import DataSource, resolve_source, to_float
+from dabench.evaluate import evaluate_accuracy
+from dabench.errors import UsageError
+from dabench.registry import TASKS, UnknownKeyError
+from dabench.seeding import seed_hash
+from dabench.tasks import TaskData, load_task, task_spec
+
+log = logging.getLogger(__name__)
+
+
+class PairSampler:
+    """Draws paired source/target index batches (with replacement) from one explicit generator.
+
+    Its whole state is the generator's state, so it checkpoints and resumes exactly.
+    """
+
+    def __init__(self, n_src: int, n_tgt: int, batch_size: int, seed: int):
+        self.n_src, self.n_tgt, self.batch_size = n_src, n_tgt, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        idx_src = torch.randint(self.n_src, (self.batch_size,), generator=self.generator)
+        idx_tgt = torch.randint(self.n_tgt, (self.batch_size,), generator=self.generator)
+        return idx_src, idx_tgt
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"--device must be one of auto, cpu, cuda; got '{device}'")
+    return torch.device(device)
+
+
+def data_source_for(config: RunConfig, data_roots: list | None, allow_download: bool) -> DataSource:
+    try:
+        task = TASKS.get(config.task)
+    except UnknownKeyError as err:
+        raise UsageError(str(err)) from None
+    if config.data not in ("auto", "full", "embedded"):
+        raise UsageError(f"--data must be one of auto, full, embedded; got '{config.data}'")
+    return resolve_source(config.data, data_roots, embedded_ok=task.has_embedded(), allow_download=allow_download)
+
+
+def run_dir_for(config: RunConfig, out_root: str | Path, data_roots: list | None = None) -> Path:
+    """Where ``config``'s run lives (without loading any data)."""
+    source = data_source_for(config, data_roots, allow_download=False)
+    return Path(out_root) / resolve(config, source.kind).dirname
+
+
+def run(
+    config: RunConfig,
+    out_root: str | Path = "runs",
+    *,
+    device: str = "auto",
+    data_roots: list | None = None,
+    allow_download: bool = True,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train and evaluate one run (or resume it, or return its result if it is done).
+
+    Args:
+        config: what to run.
+        out_root: the folder that holds run directories.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        data_roots: read-only data roots in addition to ``DABENCH_DATA``.
+        allow_download: fetch missing official data into the cache.
+        progress: show a tqdm bar.
+        stop_after: stop (as if killed) after this many steps of this call — for tests of resume.
+    Returns:
+        the content of ``result.json`` (``None`` values when stopped early).
+    """
+    source = data_source_for(config, data_roots, allow_download)
+    resolved = resolve(config, source.kind)
+    run_dir = Path(out_root) / resolved.dirname
+    if (run_dir / "done").exists():
+        return io.read_json(run_dir / "result.json")
+    dev = pick_device(device)
+    data = load_task(resolved.task, source)
+    classifier = source_classifier_for(resolved, out_root, device, data_roots, allow_download, progress)
+    return train(resolved, data, run_dir, dev, progress=progress, stop_after=stop_after, classifier=classifier)
+
+
+def source_classifier_for(resolved: ResolvedRun, out_root, device, data_roots, allow_download, progress):
+    """For methods that classify through the source-only model of the same task and seed: train it once
+    (or reuse it, it is an ordinary run in the same output folder) and return the loaded network."""
+    if not resolved.method_cls.NEEDS_SOURCE_CLASSIFIER:
+        return None
+    cfg = resolved.config
+    base = RunConfig("source-only", cfg.task, seed=cfg.seed, data=resolved.data)
+    run(base, out_root, device=device, data_roots=data_roots, allow_download=allow_download, progress=progress)
+    base_dir = run_dir_for(base, out_root, data_roots)
+    return load_trained(base_dir)
+
+
+def load_trained(run_dir: Path):
+    """Rebuild a finished run's method from its directory (weights loaded with ``weights_only=True``)."""
+    config = RunConfig(**io.read_json(Path(run_dir) / "config.json")["config"])
+    resolved = resolve(config, io.read_json(Path(run_dir) / "config.json")["data"])
+    method = resolved.method_cls(task_spec(resolved.task), resolved.hparams)
+    state = torch.load(Path(run_dir) / "final.pt", map_location="cpu", weights_only=True)
+    method.load_checkpoint_state(state)
+    return method.eval()
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(dabench.__file__).parent, capture_output=True, text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "dabench": dabench.__version__,
+        "commit": commit,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "threads": torch.get_num_threads(),
+        "host": socket.gethostname(),
+    }
+
+
+def train(
+    resolved: ResolvedRun,
+    data: TaskData,
+    run_dir: Path,
+    device: torch.device,
+    *,
+    progress: bool = True,
+    stop_after: int | None = None,
+    classifier=None,
+) -> dict[str, Any]:
+    cfg = resolved.config
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "config.json").exists():
+        io.write_json(run_dir / "config.json", {"config": cfg.to_dict(), **resolved.semantic, "run_id": resolved.run_id})
+    io.write_json(run_dir / "env.json", environment(device))
+
+    torch.manual_seed(seed_hash(cfg.seed, "init", cfg.method))
+    method = resolved.method_cls(data.spec, resolved.hparams)
+    if classifier is not None:
+        method.attach_source_classifier(classifier)
+    method.to(device)
+    data = data.to(device)
+    sampler = PairSampler(len(data.src_train), len(data.tgt_train), resolved.hparams["batch_size"],
+                          seed_hash(cfg.seed, "sampler"))
+    torch.manual_seed(seed_hash(cfg.seed, "train", cfg.method))
+
+    start, sums, count = 0, {}, 0
+    ckpt_path = run_dir / "checkpoint.pt"
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=True)
+        method.load_checkpoint_state(state["method"])
+        sampler.generator.set_state(state["rng"]["sampler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if device.type == "cuda" and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
+        start, sums, count = state["step"], state["loss_sums"], state["loss_count"]
+        truncate_metrics(run_dir / "metrics.jsonl", start)
+        log.info("resuming %s from step %d", run_dir.name, start)
+    elif (run_dir / "metrics.jsonl").exists():
+        (run_dir / "metrics.jsonl").unlink()
+
+    channels, steps = data.spec.channels, resolved.steps
+    oracle = method.ORACLE
+    bar = tqdm(total=steps, initial=start, disable=not progress, dynamic_ncols=True,
+               desc=f"{cfg.method} {cfg.task} s{cfg.seed}")
+    t0 = time.time()
+    method.train()
+    for step in range(start, steps):
+        idx_src, idx_tgt = sampler.next()
+        idx_src, idx_tgt = idx_src.to(device), idx_tgt.to(device)
+        x_src = to_float(data.src_train.x[idx_src], channels)
+        x_tgt = to_float(data.tgt_train.x[idx_tgt], channels)
+        extra = {"y_tgt": data.tgt_train.y[idx_tgt]} if oracle else {}
+        losses = method.update(x_src, data.src_train.y[idx_src], x_tgt, step / steps, **extra)
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        count += 1
+        done_steps = step + 1
+        bar.update(1)
+        if done_steps % 25 == 0 or done_steps == steps:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+        if done_steps % resolved.eval_every == 0 or done_steps == steps:
+            line = {"step": done_steps, **{f"train/{k}": v / max(count, 1) for k, v in sums.items()}}
+            line.update(evaluate_accuracy(method, data.src_val, channels, data.spec.num_classes, "src_val"))
+            line.update(evaluate_accuracy(method, data.tgt_test, channels, data.spec.num_classes, "tgt_test",
+                                          per_class=done_steps == steps))
+            with open(run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(line, sort_keys=True) + "\n")
+            sums, count = {}, 0
+            bar.set_postfix({"src_val": f"{line['src_val/acc']:.3f}", "tgt": f"{line['tgt_test/acc']:.3f}"})
+        if done_steps % cfg.checkpoint_every == 0 or done_steps == steps:
+            io.save_torch(ckpt_path, {
+                "step": done_steps,
+                "method": method.checkpoint_state(),
+                "rng": {
+                    "torch": torch.get_rng_state(),
+                    "sampler": sampler.generator.get_state(),
+                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                },
+                "loss_sums": sums,
+                "loss_count": count,
+            })
+        if stop_after is not None and done_steps - start >= stop_after and done_steps < steps:
+            bar.close()
+            return {"stopped_at": done_steps}
+    bar.close()
+    return finish(resolved, method, run_dir, time.time() - t0)
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop evaluation lines after ``step`` (they are recomputed identically when the run resumes)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    io.write_text(path, "".join(ln + "\n" for ln in lines))
+
+
+def finish(resolved: ResolvedRun, method, run_dir: Path, wall_time: float) -> dict[str, Any]:
+    """Write the final weights, ``result.json`` and the ``done`` marker (last)."""
+    metrics = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    last = metrics[-1]
+    best = max(metrics, key=lambda m: (m["src_val/acc"], m["step"]))
+    io.save_torch(run_dir / "final.pt", method.checkpoint_state())
+    result = {
+        "run_id": resolved.run_id,
+        **resolved.semantic,
+        "oracle": resolved.method_cls.ORACLE,
+        "target_acc": last["tgt_test/acc"],
+        "source_val_acc": last["src_val/acc"],
+        "final": {k: v for k, v in last.items() if k.startswith("tgt_test/")},
+        "selection": {
+            "last": {"step": last["step"], "target_acc": last["tgt_test/acc"]},
+            "source_val_best": {"step": best["step"], "target_acc": best["tgt_test/acc"],
+                                "source_val_acc": best["src_val/acc"]},
+        },
+        "wall_time_s": round(wall_time, 1),
+    }
+    io.write_json(run_dir / "result.json", result)
+    io.write_text(run_dir / "done", "")
+    return result

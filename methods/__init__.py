@@ -1,0 +1,4 @@
+"""Domain-adaptation methods, one module per method; importing this package registers them all."""
+from dabench.methods import dann as dann
+from dabench.methods import source_only as source_only
+from dabench.methods import target_only as target_only

@@ -1,0 +1,135 @@
+"""The method contract, checked for every registered method on tiny data (CPU)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dabench.data import to_float
+from dabench.hparams import resolve_hparams
+from dabench.method import CAPABILITIES
+from dabench.registry import METHODS
+
+from conftest import toy_domain
+
+ALL = METHODS.names()
+
+
+def make(name, spec, seed=0, **overrides):
+    cls = METHODS.get(name)
+    torch.manual_seed(seed)
+    method = cls(spec, resolve_hparams(cls, spec.family, {"batch_size": 8, **overrides}))
+    if cls.NEEDS_SOURCE_CLASSIFIER:
+        source = METHODS.get("source-only")(spec, resolve_hparams(METHODS.get("source-only"), spec.family))
+        method.attach_source_classifier(source.eval())
+    return method
+
+
+def batches(toy_data, n=8):
+    x_src = to_float(toy_data.src_train.x[:n], 3)
+    x_tgt = to_float(toy_data.tgt_train.x[:n], 3)
+    return x_src, toy_data.src_train.y[:n], x_tgt, toy_data.tgt_train.y[:n]
+
+
+def step(method, x_src, y_src, x_tgt, y_tgt, progress):
+    extra = {"y_tgt": y_tgt} if method.ORACLE else {}
+    return method.update(x_src, y_src, x_tgt, progress, **extra)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_updates_return_finite_floats(name, toy_data):
+    method = make(name, toy_data.spec)
+    data = batches(toy_data)
+    for i in range(3):
+        losses = step(method, *data, i / 3)
+        assert losses and all(isinstance(v, float) and math.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_trainable_parameter_gets_a_gradient(name, toy_data):
+    method = make(name, toy_data.spec)
+    step(method, *batches(toy_data), 0.5)
+    missing = [n for n, p in method.named_parameters()
+               if p.requires_grad and (p.grad is None or not torch.any(p.grad != 0))]
+    assert not missing, f"no gradient reached: {missing}"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_outputs_match_the_declared_capabilities(name, toy_data):
+    method = make(name, toy_data.spec).eval()
+    assert method.CAPABILITIES <= CAPABILITIES and "predict" in method.CAPABILITIES
+    x = to_float(toy_data.tgt_test.x[:5], 3)
+    with torch.no_grad():
+        assert method.predict(x).shape == (5, 10)
+        if "features" in method.CAPABILITIES:
+            f = method.features(x)
+            assert f.ndim == 2 and f.shape[0] == 5
+        if "translate" in method.CAPABILITIES:
+            t = method.translate(x)
+            assert t.shape == x.shape and t.min() >= 0 and t.max() <= 1
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_save_load_round_trip_reproduces_outputs(name, toy_data, tmp_path):
+    method = make(name, toy_data.spec)
+    step(method, *batches(toy_data), 0.1)
+    torch.save(method.checkpoint_state(), tmp_path / "m.pt")
+    other = make(name, toy_data.spec, seed=123)
+    other.load_checkpoint_state(torch.load(tmp_path / "m.pt", weights_only=True))
+    x = to_float(toy_data.tgt_test.x[:6], 3)
+    method.eval(), other.eval()
+    with torch.no_grad():
+        assert torch.equal(method.predict(x), other.predict(x))
+    # the optimiser state travelled too: one more identical step gives identical parameters
+    method.train(), other.train()
+    torch.manual_seed(7)
+    step(method, *batches(toy_data), 0.2)
+    torch.manual_seed(7)
+    step(other, *batches(toy_data), 0.2)
+    for (n, p), (_, q) in zip(method.named_parameters(), other.named_parameters()):
+        assert torch.equal(p, q), n
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_seed_same_losses(name, toy_data):
+    runs = []
+    for _ in range(2):
+        method = make(name, toy_data.spec, seed=3)
+        torch.manual_seed(4)
+        runs.append([step(method, *batches(toy_data), i / 3) for i in range(3)])
+    assert runs[0] == runs[1]
+
+
+def test_target_only_is_the_only_oracle_and_needs_target_labels(toy_data):
+    assert [n for n in ALL if METHODS.get(n).ORACLE] == ["target-only"]
+    method = make("target-only", toy_data.spec)
+    x_src, y_src, x_tgt, _ = batches(toy_data)
+    with pytest.raises(ValueError, match="needs target labels"):
+        method.update(x_src, y_src, x_tgt, 0.0)
+
+
+def test_dann_gradient_reversal_flips_the_feature_gradient():
+    from dabench.methods._nets import grad_reverse
+
+    x = torch.randn(4, 3, requires_grad=True)
+    (grad_reverse(x, 0.5) * torch.arange(3.0)).sum().backward()
+    assert torch.allclose(x.grad, -0.5 * torch.arange(3.0).expand(4, 3))
+
+
+def test_dann_schedules_match_the_paper():
+    from dabench.methods._nets import dann_lambda, dann_lr
+
+    assert dann_lambda(0.0) == 0.0 and abs(dann_lambda(1.0) - (2 / (1 + math.exp(-10)) - 1)) < 1e-12
+    assert dann_lr(0.0, 0.01) == 0.01 and abs(dann_lr(1.0, 0.01) - 0.01 / 11 ** 0.75) < 1e-12
+
+
+def test_source_only_learns_the_toy_task(toy_data):
+    method = make("source-only", toy_data.spec, lr=0.05)
+    x = to_float(toy_data.src_train.x, 3)
+    for i in range(60):
+        method.update(x, toy_data.src_train.y, x, i / 60)
+    test = toy_domain(40, 9, False, "t")
+    with torch.no_grad():
+        acc = (method.eval().predict(to_float(test.x, 3)).argmax(1) == test.y).float().mean()
+    assert acc > 0.9

@@ -1,0 +1,62 @@
+import importlib
+
+import pytest
+
+from dabench.registry import DATASETS, METHODS, PROTOCOLS, TASKS, Registry, UnknownKeyError
+
+
+def test_duplicate_key_is_an_error():
+    reg = Registry("thing")
+    reg.register("a")(object())
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("a")(object())
+
+
+def test_unknown_key_names_valid_choices_and_closest():
+    with pytest.raises(UnknownKeyError) as err:
+        METHODS.get("dan")
+    message = str(err.value)
+    assert "did you mean 'dann'" in message
+    assert "source-only" in message and "\n" not in message
+
+
+def test_names_are_sorted():
+    assert METHODS.names() == sorted(METHODS.names())
+    assert TASKS.names() == sorted(TASKS.names())
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_each_method_module_registers_itself_under_its_name(name):
+    cls = METHODS.get(name)
+    module = importlib.import_module(cls.__module__)
+    assert module.__name__ == "dabench.methods." + name.replace("-", "_")
+    owned = [k for k, v in METHODS.items() if v.__module__ == module.__name__]
+    assert owned == [name]
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_each_dataset_module_registers_itself_under_its_name(name):
+    cls = DATASETS.get(name)
+    assert cls.__module__ == "dabench.datasets." + name
+    assert cls.info.name == name
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_tasks_point_at_registered_domain_datasets(name):
+    task = TASKS.get(name)
+    for ds in task.datasets():
+        assert ds.kind == "domain"
+    assert name == f"{task.source}-{task.target}"
+
+
+def test_protocol_registry_exists():
+    assert isinstance(PROTOCOLS, Registry)
+
+
+def test_namespace_packages_install_under_dabench():
+    import dabench.datasets
+    import dabench.methods
+    import dabench.protocols
+
+    for pkg in (dabench.datasets, dabench.methods, dabench.protocols):
+        assert pkg.__name__.startswith("dabench.")
