@@ -79,6 +79,14 @@ class Method(nn.Module):
         """Target images → source-style images, same shape, values in [0, 1]."""
         raise NotImplementedError
 
+    def attach_source_classifier(self, classifier: "Method") -> None:
+        """Give a ``NEEDS_SOURCE_CLASSIFIER`` method the trained source-only model of the same task and seed.
+
+        The classifier is frozen and kept out of this module's parameters and state dict (it is its own run,
+        trained once and reused); the loop attaches it after moving the method to its device.
+        """
+        self.__dict__["source_classifier"] = classifier.eval().requires_grad_(False)
+
     def extra_eval(self, x_tgt: torch.Tensor) -> dict[str, torch.Tensor]:
         """Optional further predictions to score on the target test split: name → logits ``[B, K]``."""
         return {}

@@ -173,9 +173,9 @@ def train(
 
     torch.manual_seed(seed_hash(cfg.seed, "init", cfg.method))
     method = resolved.method_cls(data.spec, resolved.hparams)
-    if classifier is not None:
-        method.attach_source_classifier(classifier)
     method.to(device)
+    if classifier is not None:
+        method.attach_source_classifier(classifier.to(device))
     data = data.to(device)
     sampler = PairSampler(len(data.src_train), len(data.tgt_train), resolved.hparams["batch_size"],
                           seed_hash(cfg.seed, "sampler"))

@@ -75,3 +75,55 @@ def mlp(dims: list[int], dropout: float = 0.0) -> nn.Sequential:
             if dropout:
                 layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
+
+
+class UnitBlock(nn.Module):
+    """UNIT's CoVAE building block: (transposed) convolution → BatchNorm(affine=False) → learned per-channel
+    bias → LeakyReLU(0.01) (Liu et al., NeurIPS 2017; reference/methods.md §2.2). Conv weights ~ N(0, 0.02)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int = 0,
+                 transposed: bool = False, activation: bool = True):
+        super().__init__()
+        conv = nn.ConvTranspose2d if transposed else nn.Conv2d
+        self.conv = conv(c_in, c_out, kernel, stride, padding, bias=False)
+        nn.init.normal_(self.conv.weight, 0.0, 0.02)
+        self.norm = nn.BatchNorm2d(c_out, affine=False)
+        self.bias = nn.Parameter(torch.zeros(1, c_out, 1, 1))
+        self.act = nn.LeakyReLU(0.01) if activation else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.conv(x)) + self.bias)
+
+
+def unit_encoder_layers(c_in: int, c: int, size: int) -> list[nn.Module]:
+    """UNIT's digit encoder trunk adapted to ``size``×``size`` inputs (reference/methods.md §1.3.4, A11).
+
+    E1 conv5/s2 (c) → E2 conv5/s2 (2c) → E3 valid conv over the remaining map (4c, 1×1; 7×7 at 28×28 where
+    UNIT has 8×8 at 32×32) → E4 conv1 (8c). Returned as separate layers so that a method can make any of
+    them domain-specific (UNIT's first layer) or read an intermediate layer (CDLM Table 3).
+    """
+    side = (size + 1) // 2
+    side = (side + 1) // 2
+    return [
+        UnitBlock(c_in, c, 5, 2, 2),
+        UnitBlock(c, 2 * c, 5, 2, 2),
+        UnitBlock(2 * c, 4 * c, side, 1, 0),
+        UnitBlock(4 * c, 8 * c, 1),
+    ]
+
+
+def unit_decoder_layers(d_z: int, c: int, c_out: int, size: int) -> list[nn.Module]:
+    """The mirrored decoder (reference/methods.md §1.3.4) from a ``d_z``×1×1 code to ``c_out``×size×size.
+
+    D1 convT over the quarter-size map (8c) → D2 convT4/s2 (4c) → D3 convT4/s2 (2c) → D4 conv3 (c) →
+    D5 conv1 to ``c_out`` with tanh (outputs in [−1, 1]). ``size`` must be divisible by 4.
+    """
+    if size % 4:
+        raise ValueError(f"the UNIT-style decoder needs a size divisible by 4; got {size}")
+    return [
+        UnitBlock(d_z, 8 * c, size // 4, 1, 0, transposed=True),
+        UnitBlock(8 * c, 4 * c, 4, 2, 1, transposed=True),
+        UnitBlock(4 * c, 2 * c, 4, 2, 1, transposed=True),
+        UnitBlock(2 * c, c, 3, 1, 1),
+        nn.Sequential(nn.Conv2d(c, c_out, 1), nn.Tanh()),
+    ]
