@@ -101,23 +101,29 @@ class DomainData:
 
     Attributes:
         x: uint8 ``[N, C, H, W]`` at the task's protocol size.
-        y: int64 ``[N]``.
+        y: int64 ``[N]`` (−1 for domains without class labels, e.g. the translation tasks' photos and edges).
         name: ``"<dataset>/<split>"`` for messages.
+        pair: optional uint8 ``[N, C', H, W]``: the same N items in the paired domain (on the target test
+            split of a translation task, the ground-truth source-domain images its translations are scored
+            against); ``None`` for unpaired data.
     """
 
     x: torch.Tensor
     y: torch.Tensor
     name: str
+    pair: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
     def subset(self, index: torch.Tensor | np.ndarray, name: str | None = None) -> "DomainData":
         index = torch.as_tensor(index, dtype=torch.long)
-        return DomainData(self.x[index], self.y[index], name or self.name)
+        pair = None if self.pair is None else self.pair[index.to(self.pair.device)]
+        return DomainData(self.x[index], self.y[index], name or self.name, pair)
 
     def to(self, device: torch.device | str) -> "DomainData":
-        return DomainData(self.x.to(device), self.y.to(device), self.name)
+        pair = None if self.pair is None else self.pair.to(device)
+        return DomainData(self.x.to(device), self.y.to(device), self.name, pair)
 
 
 def content_sha256(images: np.ndarray, labels: np.ndarray) -> str:
@@ -137,16 +143,18 @@ def file_sha256(path: Path) -> str:
 
 
 def write_split(
-    path: Path, images: np.ndarray, labels: np.ndarray, record: dict[str, Any], **extra: np.ndarray
+    path: Path, images: np.ndarray, labels: np.ndarray, record: dict[str, Any], compress: bool = True,
+    **extra: np.ndarray,
 ) -> str:
     """Write a split in the root layout, plus a ``.json`` sidecar holding ``record`` and the content sha256.
 
-    ``extra`` arrays (e.g. a builder's background ids and patch coordinates) are stored in the same ``.npz``.
+    ``extra`` arrays (e.g. a builder's background ids and patch coordinates) are stored in the same ``.npz``;
+    ``compress=False`` trades disk for speed (built splits in the cache: 10x faster to write and read).
     """
     images = np.ascontiguousarray(images, dtype=np.uint8)
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     sha = content_sha256(images, labels)
-    io.savez(path, images=images, labels=labels, **extra)
+    io.savez(path, compress=compress, images=images, labels=labels, **extra)
     io.write_json(path.with_suffix(".json"), {**record, "content_sha256": sha, "shape": list(images.shape)})
     return sha
 

@@ -45,10 +45,10 @@ def save_torch(path: Path, obj: Any) -> None:
     _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
-def savez(path: Path, **arrays: np.ndarray) -> None:
+def savez(path: Path, compress: bool = True, **arrays: np.ndarray) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:  # a file object keeps numpy from appending ".npz" to the temp name
-            np.savez_compressed(fh, **arrays)
+            (np.savez_compressed if compress else np.savez)(fh, **arrays)
 
     _atomic(path, write)
 

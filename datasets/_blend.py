@@ -102,7 +102,7 @@ class BlendedDataset(Dataset):
                 "input": {"dataset": self.BASE, "split": split, "content_sha256": content_sha256(images, labels)},
                 "photos": photo_names,
             }
-            write_split(path, out, labels, record, background_ids=ids, patch_corners=corners)
+            write_split(path, out, labels, record, compress=False, background_ids=ids, patch_corners=corners)
             written.append(path)
         return written
 

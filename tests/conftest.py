@@ -52,5 +52,7 @@ def toy_data() -> TaskData:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Never write to the user's cache from a test (built data lives in a per-session folder)."""
-    monkeypatch.setenv("DABENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    """Never write to the user's cache from a test: built data goes to $DABENCH_CACHE when the caller set one
+    (CI does, so a session reuses it), else to a per-session folder."""
+    if not os.environ.get("DABENCH_CACHE"):
+        monkeypatch.setenv("DABENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
