@@ -70,8 +70,8 @@ def test_a_tiny_embedded_run_prints_its_directory_and_ends_with_the_accuracy(tmp
 
 def test_sigkill_at_a_random_step_then_rerun_gives_the_same_final_metrics(tmp_path):
     """The acceptance test of the spine: kill -9 mid-run, run the same command again, same numbers."""
-    args = ["run", "--method", "dann", "--task", "mnist-mnistm", "--steps", "240", "--eval-every", "40",
-            "--checkpoint-every", "15", "--no-progress"]
+    args = ["run", "--method", "dann", "--task", "mnist-mnistm", "--steps", "150", "--eval-every", "50",
+            "--checkpoint-every", "10", "--set", "batch_size=16", "--no-progress"]
     env = {"DABENCH_DATA": ""}
     whole = run_cli(*args, "--out", str(tmp_path / "whole"), env=env)
     assert whole.returncode == 0, whole.stderr
@@ -80,11 +80,11 @@ def test_sigkill_at_a_random_step_then_rerun_gives_the_same_final_metrics(tmp_pa
     proc = subprocess.Popen([sys.executable, "-m", "dabench", *args, "--out", str(out)],
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300
-    target = random.Random().randint(1, 6)  # kill after this many checkpoints, at a random point after it
+    target = random.Random().randint(1, 10)  # kill after this many checkpoints, at a random point after it
     while time.time() < deadline and proc.poll() is None:
         ckpts = list(out.glob("*/checkpoint.pt"))
-        if ckpts and _checkpoint_step(ckpts[0]) >= 15 * target:
-            time.sleep(random.Random().uniform(0.0, 0.3))
+        if ckpts and _checkpoint_step(ckpts[0]) >= 10 * target:
+            time.sleep(random.Random().uniform(0.0, 0.1))
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
