@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
+from dabench import eval_command, leaderboard, sweep
 from dabench.errors import DataError, UsageError
 from dabench.registry import DATASETS, METHODS, TASKS, UnknownKeyError, describe
 
@@ -59,14 +60,23 @@ def cmd_run(args) -> int:
     result = run(config, args.out, device=args.device, data_roots=args.data_root,
                  allow_download=not args.offline, progress=not args.no_progress)
     _say(summary_line(result))
+    if "grid" in result.get("figures", {}):
+        _say(f"adaptation grid: {Path(run_dir) / result['figures']['grid']}")
     return 0
+
+
+#: how the summary line names a method's extra predictions (Method.extra_eval keys)
+EXTRA_NAMES = {"source_only": "source-only", "eps0": "with ε = 0"}
 
 
 def summary_line(result: dict) -> str:
     """The last line of ``dabench run``: the target accuracy and what produced it."""
+    if result.get("target_acc") is None:  # label-free translation task: SSIM/MSE/PSNR instead
+        return eval_command.translation_summary(result)
+    # further predictions scored beside the main one (CDLM: ε = 0 and the source-only classifier on raw images)
     extras = "".join(
-        f", {key.split('/')[1]} {value:.4f}" for key, value in sorted(result["final"].items())
-        if key.count("/") == 2 and key.endswith("/acc")
+        f", {EXTRA_NAMES.get(key.split('/')[1], key.split('/')[1])} {value:.4f}"
+        for key, value in sorted(result["final"].items()) if key.count("/") == 2 and key.endswith("/acc")
     )
     oracle = " [oracle: trained on target labels]" if result.get("oracle") else ""
     return (f"target accuracy: {result['target_acc']:.4f}{extras} ({result['method']} on {result['task']}, "
@@ -151,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", help="dataset names (fetch/build)")
     p.add_argument("--data-root", action="append", help="read-only data root (repeatable; also $DABENCH_DATA)")
     p.set_defaults(func=cmd_data)
+    eval_command.add_parser(sub)  # `dabench eval`
+    sweep.add_parser(sub)  # `dabench sweep launch|status`
+    leaderboard.add_parser(sub)  # `dabench leaderboard`
     return parser
 
 

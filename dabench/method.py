@@ -12,7 +12,7 @@ target-only upper bound), which receives ``y_tgt`` and whose results are labelle
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -52,6 +52,9 @@ class Method(nn.Module):
     DEFAULT_STEPS: ClassVar[int] = 1000
     #: set when the method classifies through the source-only classifier of the same task and seed
     NEEDS_SOURCE_CLASSIFIER: ClassVar[bool] = False
+    #: the method's own end-of-run figures: ``f(method, task_data, run_dir, random_state=seed) -> {name: path}``
+    #: on tasks with classes, called by the loop (methods themselves never write files); None for none
+    FIGURES: ClassVar[Callable[..., dict] | None] = None
 
     def __init__(self, spec: TaskSpec, hparams: dict[str, Any]):
         super().__init__()

@@ -28,9 +28,9 @@ import dabench
 from dabench import io
 from dabench.config import ResolvedRun, RunConfig, resolve
 from dabench.data import DataSource, resolve_source, to_float
-from dabench.evaluate import evaluate_accuracy
+from dabench.evaluate import EvalContext, evaluate_accuracy, evaluate_image_quality, evaluate_protocols
 from dabench.errors import UsageError
-from dabench.registry import TASKS, UnknownKeyError
+from dabench.registry import METHODS, TASKS, UnknownKeyError
 from dabench.seeding import seed_hash
 from dabench.tasks import TaskData, load_task, task_spec
 
@@ -66,8 +66,10 @@ def pick_device(device: str = "auto") -> torch.device:
 def data_source_for(config: RunConfig, data_roots: list | None, allow_download: bool) -> DataSource:
     try:
         task = TASKS.get(config.task)
+        method_cls = METHODS.get(config.method)
     except UnknownKeyError as err:
         raise UsageError(str(err)) from None
+    task.check_method(config.method, method_cls)
     if config.data not in ("auto", "full", "embedded"):
         raise UsageError(f"--data must be one of auto, full, embedded; got '{config.data}'")
     return resolve_source(config.data, data_roots, embedded_ok=task.has_embedded(), allow_download=allow_download)
@@ -116,8 +118,8 @@ def run(
 def source_classifier_for(resolved: ResolvedRun, out_root, device, data_roots, allow_download, progress):
     """For methods that classify through the source-only model of the same task and seed: train it once
     (or reuse it, it is an ordinary run in the same output folder) and return the loaded network."""
-    if not resolved.method_cls.NEEDS_SOURCE_CLASSIFIER:
-        return None
+    if not resolved.method_cls.NEEDS_SOURCE_CLASSIFIER or not task_spec(resolved.task).num_classes:
+        return None  # (a label-free translation task has no classes to classify)
     cfg = resolved.config
     base = RunConfig("source-only", cfg.task, seed=cfg.seed, data=resolved.data)
     run(base, out_root, device=device, data_roots=data_roots, allow_download=allow_download, progress=progress)
@@ -126,10 +128,13 @@ def source_classifier_for(resolved: ResolvedRun, out_root, device, data_roots, a
 
 
 def load_trained(run_dir: Path):
-    """Rebuild a finished run's method from its directory (weights loaded with ``weights_only=True``)."""
-    config = RunConfig(**io.read_json(Path(run_dir) / "config.json")["config"])
-    resolved = resolve(config, io.read_json(Path(run_dir) / "config.json")["data"])
-    method = resolved.method_cls(task_spec(resolved.task), resolved.hparams)
+    """Rebuild a finished run's method from its directory (weights loaded with ``weights_only=True``).
+
+    The networks are built from the hyper-parameters the run recorded, so a run stays loadable after a
+    method's defaults change."""
+    stored = io.read_json(Path(run_dir) / "config.json")
+    resolved = resolve(RunConfig(**stored["config"]), stored["data"])
+    method = resolved.method_cls(task_spec(resolved.task), stored.get("hparams", resolved.hparams))
     state = torch.load(Path(run_dir) / "final.pt", map_location="cpu", weights_only=True)
     method.load_checkpoint_state(state)
     return method.eval()
@@ -218,13 +223,17 @@ def train(
             bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
         if done_steps % resolved.eval_every == 0 or done_steps == steps:
             line = {"step": done_steps, **{f"train/{k}": v / max(count, 1) for k, v in sums.items()}}
-            line.update(evaluate_accuracy(method, data.src_val, channels, data.spec.num_classes, "src_val"))
-            line.update(evaluate_accuracy(method, data.tgt_test, channels, data.spec.num_classes, "tgt_test",
-                                          per_class=done_steps == steps))
+            if data.spec.num_classes:
+                line.update(evaluate_accuracy(method, data.src_val, channels, data.spec.num_classes, "src_val"))
+                line.update(evaluate_accuracy(method, data.tgt_test, channels, data.spec.num_classes, "tgt_test",
+                                              per_class=done_steps == steps))
+            else:  # label-free translation task: translations scored against the paired ground truth
+                line.update(evaluate_image_quality(method, data.tgt_test, channels, "tgt_test"))
             with open(run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(line, sort_keys=True) + "\n")
             sums, count = {}, 0
-            bar.set_postfix({"src_val": f"{line['src_val/acc']:.3f}", "tgt": f"{line['tgt_test/acc']:.3f}"})
+            shown = ("src_val/acc", "tgt_test/acc", "tgt_test/ssim")
+            bar.set_postfix({k: f"{line[k]:.3f}" for k in shown if k in line})
         if done_steps % cfg.checkpoint_every == 0 or done_steps == steps:
             io.save_torch(ckpt_path, {
                 "step": done_steps,
@@ -241,7 +250,7 @@ def train(
             bar.close()
             return {"stopped_at": done_steps}
     bar.close()
-    return finish(resolved, method, run_dir, time.time() - t0)
+    return finish(resolved, method, run_dir, time.time() - t0, data)
 
 
 def truncate_metrics(path: Path, step: int) -> None:
@@ -252,26 +261,45 @@ def truncate_metrics(path: Path, step: int) -> None:
     io.write_text(path, "".join(ln + "\n" for ln in lines))
 
 
-def finish(resolved: ResolvedRun, method, run_dir: Path, wall_time: float) -> dict[str, Any]:
-    """Write the final weights, ``result.json`` and the ``done`` marker (last)."""
+def finish(resolved: ResolvedRun, method, run_dir: Path, wall_time: float, data: TaskData | None = None
+           ) -> dict[str, Any]:
+    """Write the final weights, ``result.json``, the task's default protocols' ``eval_<protocol>.json`` (when
+    ``data`` is given) and the ``done`` marker (last)."""
     metrics = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     last = metrics[-1]
-    best = max(metrics, key=lambda m: (m["src_val/acc"], m["step"]))
     io.save_torch(run_dir / "final.pt", method.checkpoint_state())
     result = {
         "run_id": resolved.run_id,
         **resolved.semantic,
         "oracle": resolved.method_cls.ORACLE,
-        "target_acc": last["tgt_test/acc"],
-        "source_val_acc": last["src_val/acc"],
         "final": {k: v for k, v in last.items() if k.startswith("tgt_test/")},
-        "selection": {
-            "last": {"step": last["step"], "target_acc": last["tgt_test/acc"]},
-            "source_val_best": {"step": best["step"], "target_acc": best["tgt_test/acc"],
-                                "source_val_acc": best["src_val/acc"]},
-        },
         "wall_time_s": round(wall_time, 1),
     }
+    if "src_val/acc" in last:
+        best = max(metrics, key=lambda m: (m["src_val/acc"], m["step"]))
+        result.update({
+            "target_acc": last["tgt_test/acc"],
+            "source_val_acc": last["src_val/acc"],
+            "selection": {
+                "last": {"step": last["step"], "target_acc": last["tgt_test/acc"]},
+                "source_val_best": {"step": best["step"], "target_acc": best["tgt_test/acc"],
+                                    "source_val_acc": best["src_val/acc"]},
+            },
+        })
+    else:  # label-free translation task: no accuracy and no model selection, the last iterate is reported
+        result.update({"target_acc": None, "source_val_acc": None,
+                       "selection": {"last": {"step": last["step"], **result["final"]}}})
+    draw = type(method).FIGURES
+    if draw is not None and data is not None and data.spec.num_classes:
+        paths = draw(method, data, run_dir, random_state=resolved.config.seed)
+        result["figures"] = {name: Path(path).name for name, path in sorted(paths.items())}
     io.write_json(run_dir / "result.json", result)
+    if data is not None:
+        ctx = EvalContext(data, resolved.config.method, random_state=resolved.config.seed, out_dir=run_dir,
+                          title=f"{resolved.config.method} on {resolved.task.name}, seed {resolved.config.seed}")
+        evaluate_protocols(method, ctx, resolved.task.protocols,
+                           header={"run_id": resolved.run_id, "method": resolved.config.method,
+                                   "task": resolved.task.name, "seed": resolved.config.seed,
+                                   "steps": resolved.steps, "data": resolved.data})
     io.write_text(run_dir / "done", "")
     return result

@@ -65,6 +65,47 @@ class DigitNet(nn.Module):
         return self.classifier(self.forward_features(x))
 
 
+#: ``backbone`` hyper-parameter values: the DANN digit net, or a timm architecture built without weights
+BACKBONES = ("digitnet", "resnet18", "resnet10t")
+
+
+class TimmNet(nn.Module):
+    """A timm architecture (randomly initialised, ``pretrained=False``) as a classifier for small RGB images.
+
+    Adapted to 64×64 inputs by replacing the stem's 3×3/2 max-pool with the identity, so a ResNet's last stage
+    sees a 4×4 map instead of 2×2 (the stride-2 stem convolution is kept, which keeps the cost CPU-sized).
+    Same interface as :class:`DigitNet`: ``forward_features`` (global-average-pooled, ``feature_dim``
+    values), ``classifier`` (one linear layer) and ``forward``. Inputs in [0, 1] are centred to [−1, 1].
+    """
+
+    def __init__(self, arch: str, channels: int, size: int, num_classes: int):
+        super().__init__()
+        import timm  # imported here: the digit tasks never need it
+
+        # zero_init_last=False: torchvision's init, so every parameter gets a gradient from the first step
+        self.body = timm.create_model(arch, pretrained=False, num_classes=0, in_chans=channels,
+                                      zero_init_last=False)
+        if size <= 64 and isinstance(getattr(self.body, "maxpool", None), nn.MaxPool2d):
+            self.body.maxpool = nn.Identity()
+        self.feature_dim = self.body.num_features
+        self.classifier = nn.Linear(self.feature_dim, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x * 2.0 - 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.forward_features(x))
+
+
+def classifier_net(backbone: str, channels: int, size: int, num_classes: int) -> nn.Module:
+    """The classifier network named by a method's ``backbone`` hyper-parameter (one of :data:`BACKBONES`)."""
+    if backbone == "digitnet":
+        return DigitNet(channels, size, num_classes)
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone '{backbone}'; valid: {', '.join(BACKBONES)}")
+    return TimmNet(backbone, channels, size, num_classes)
+
+
 def mlp(dims: list[int], dropout: float = 0.0) -> nn.Sequential:
     """Linear layers with ReLU (and optional dropout) between them, none after the last."""
     layers: list[nn.Module] = []

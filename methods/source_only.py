@@ -1,8 +1,10 @@
 """Source only: the classifier trained on labelled source images alone, tested on the target (lower bound).
 
-The network is the DANN digit network (reference/methods.md §4.1) with DANN's optimiser and learning-rate
-annealing (SGD, momentum 0.9, μ_p = μ0 / (1 + 10 p)^0.75), so that the source-only, target-only and DANN rows
-differ only in what they train on. This model is also *the source classifier* that pixel-level methods
+The network is the DANN digit network (reference/methods.md §4.1) on the digit tasks and a randomly
+initialised timm ResNet-18 (stem max-pool removed for 64×64 inputs) on the 64×64 RGB tasks (``backbone``,
+chosen per task family by ``OVERRIDES``), with DANN's optimiser and learning-rate annealing (SGD, momentum
+0.9, μ_p = μ0 / (1 + 10 p)^0.75), so that the source-only, target-only and DANN rows differ only in what they
+train on. This model is also *the source classifier* that pixel-level methods
 (UNIT-lite, CDLM) use to classify their translated target images.
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch.nn.functional as F
 from dabench.hparams import HP, log_uniform
 from dabench.method import Method, TaskSpec, set_lr
 from dabench.registry import METHODS
-from dabench.methods._nets import DigitNet, dann_lr
+from dabench.methods._nets import BACKBONES, classifier_net, dann_lr
 
 
 @METHODS.register("source-only")
@@ -27,13 +29,17 @@ class SourceOnly(Method):
         "lr_alpha": HP(10.0, None, "annealing α in μ0 / (1 + α p)^β"),
         "lr_beta": HP(0.75, None, "annealing β in μ0 / (1 + α p)^β"),
         "batch_size": HP(64, None, "images per domain per step"),
+        "backbone": HP("digitnet", None, "classifier network: the DANN digit net or a timm architecture",
+                       choices=BACKBONES),
     }
+    #: digits keep the DANN digit net; the 64x64 RGB families use a timm ResNet-18 (pretrained=False)
+    OVERRIDES = {"linemod": {"backbone": "resnet18"}, "translation": {"backbone": "resnet18"}}
     CAPABILITIES = frozenset({"predict", "features"})
     DEFAULT_STEPS = 10000
 
     def __init__(self, spec: TaskSpec, hparams: dict):
         super().__init__(spec, hparams)
-        self.net = DigitNet(spec.channels, spec.size, spec.num_classes)
+        self.net = classifier_net(hparams["backbone"], spec.channels, spec.size, spec.num_classes)
         self.build_extra_nets()
         self.optimizers["sgd"] = torch.optim.SGD(
             self.parameters(), lr=hparams["lr"], momentum=hparams["momentum"], weight_decay=hparams["weight_decay"]

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dabench.registry import PROTOCOLS
 
+
+@PROTOCOLS.register("accuracy")
 def accuracy(predictions, labels, num_classes: int | None = None) -> dict:
     """Overall and per-class accuracy.
 

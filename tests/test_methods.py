@@ -21,6 +21,7 @@ def make(name, spec, seed=0, **overrides):
     torch.manual_seed(seed)
     method = cls(spec, resolve_hparams(cls, spec.family, {"batch_size": 8, **overrides}))
     if cls.NEEDS_SOURCE_CLASSIFIER:
+        torch.manual_seed(1)  # one source classifier for every instance (it is not in the method's state)
         source = METHODS.get("source-only")(spec, resolve_hparams(METHODS.get("source-only"), spec.family))
         method.attach_source_classifier(source.eval())
     return method

@@ -1,0 +1,172 @@
+"""The paper's figures, drawn from measured arrays and run files (matplotlib, Agg backend, PNG).
+
+* :func:`adaptation_grid` — CDLM Fig. 2: a row of target test images, their translations beneath (and the
+  true source-domain images when the task is paired);
+* :func:`tsne_plot` — Fig. 4: t-SNE of source vs target features / latent codes
+  (coordinates from :func:`dabench.protocols.tsne.tsne_embedding`);
+* :func:`pad_bars` — Fig. 6: proxy A-distance of raw / DANN / CDLM features on several tasks
+  (input: a dict of numbers, e.g. from :func:`pad_values` over ``eval_pad.json`` files);
+* :func:`error_curves` — Fig. 7: target test error vs training step from ``metrics.jsonl`` files.
+
+Every function writes one PNG of exactly ``figsize · dpi`` pixels (constrained layout, no tight bounding box)
+atomically, and returns its path. Nothing here computes a metric.
+"""
+from __future__ import annotations
+
+import io as _bytes_io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+import numpy as np  # noqa: E402
+
+from dabench.protocols.grid import adaptation_grid as grid_mosaic  # noqa: E402
+
+DOMAIN_COLOURS = {1: "tab:blue", 0: "tab:red"}  # CDLM Fig. 4: source blue, target red
+
+
+def _save(fig, path: Path, dpi: int) -> Path:
+    """Write ``fig`` as a PNG to ``path`` via a temporary file and a rename; close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = _bytes_io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buffer.getvalue())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def adaptation_grid(rows: Sequence, row_labels: Sequence[str], path: Path, *, title: str = "Adaptation grid",
+                    figsize: tuple[float, float] = (8.0, 3.6), dpi: int = 100) -> Path:
+    """Fig. 2: image rows (``[N, C, H, W]`` in [0, 1] each) stacked, one labelled row per array.
+
+    Args:
+        rows: e.g. [target images, their translations, the true source images].
+        row_labels: one label per row, shown on the y axis.
+        path: the PNG to write.
+    """
+    if len(row_labels) != len(rows):
+        raise ValueError(f"{len(rows)} rows but {len(row_labels)} row labels")
+    mosaic = grid_mosaic(rows)
+    n, h = np.asarray(rows[0]).shape[0], np.asarray(rows[0]).shape[2]
+    pad = (mosaic.shape[0] - len(rows) * h) / (len(rows) + 1)
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(len(rows))], list(row_labels))
+    ax.set_xticks([pad + i * (h + pad) + h / 2 for i in range(n)], [str(i + 1) for i in range(n)])
+    ax.set_xlabel("test example")
+    ax.tick_params(length=0)
+    ax.set_title(title)
+    return _save(fig, path, dpi)
+
+
+def tsne_plot(embedding, domain, path: Path, *, title: str = "t-SNE of source and target features",
+              labels: tuple[str, str] = ("source", "target"), figsize: tuple[float, float] = (6.0, 6.0),
+              dpi: int = 100) -> Path:
+    """Fig. 4: 2-D points coloured by domain (``domain`` 1 = source, blue; 0 = target, red)."""
+    embedding, domain = np.asarray(embedding), np.asarray(domain)
+    if embedding.ndim != 2 or embedding.shape[1] != 2 or len(domain) != len(embedding):
+        raise ValueError(f"need an [n, 2] embedding and n domain flags; got {embedding.shape} and {domain.shape}")
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    for flag, label in ((1, labels[0]), (0, labels[1])):
+        pts = embedding[domain == flag]
+        ax.scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.6, c=DOMAIN_COLOURS[flag], label=f"{label} (n={len(pts)})",
+                   linewidths=0)
+    ax.set_xlabel("t-SNE dimension 1")
+    ax.set_ylabel("t-SNE dimension 2")
+    ax.set_title(title)
+    ax.legend(loc="best", markerscale=3)
+    return _save(fig, path, dpi)
+
+
+def pad_bars(values: Mapping[str, Mapping[str, float]], path: Path, *,
+             title: str = "Proxy A-distance between source and target", figsize: tuple[float, float] = (7.0, 4.0),
+             dpi: int = 100) -> Path:
+    """Fig. 6: grouped bars, one group per task, one bar per feature set (e.g. raw, DANN, CDLM).
+
+    Args:
+        values: task → feature set → d_A in [0, 2] (a missing feature set leaves a gap).
+    """
+    tasks = list(values)
+    sets = list(dict.fromkeys(k for task in tasks for k in values[task]))
+    if not tasks or not sets:
+        raise ValueError("pad_bars needs at least one task with one value")
+    width = 0.8 / len(sets)
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    for j, name in enumerate(sets):
+        xs = [i + (j - (len(sets) - 1) / 2) * width for i, t in enumerate(tasks) if name in values[t]]
+        ys = [float(values[t][name]) for t in tasks if name in values[t]]
+        bars = ax.bar(xs, ys, width, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_ylim(0.0, 2.15)
+    ax.set_xlabel("task (source → target)")
+    ax.set_ylabel("proxy A-distance $d_A$")
+    ax.set_title(f"{title}\n(linear SVM; 2 = perfectly separable, 0 = indistinguishable)", fontsize=10)
+    ax.legend(title="features", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: bars reach the top
+    return _save(fig, path, dpi)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The evaluation lines of a ``metrics.jsonl`` (or of ``<run dir>/metrics.jsonl``)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def error_curves(runs: Mapping[str, Path | Sequence[dict]], path: Path, *, metric: str = "tgt_test/acc",
+                 title: str = "Target test error during training", figsize: tuple[float, float] = (7.0, 4.0),
+                 dpi: int = 100) -> Path:
+    """Fig. 7: ``1 − metric`` against the training step, one line per run.
+
+    Args:
+        runs: label → a ``metrics.jsonl`` path, a run directory, or already-read metric lines.
+        metric: the accuracy whose error is drawn (target test accuracy by default; plots only, it is never
+            used to select anything).
+    """
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    for label, source in runs.items():
+        lines = read_metrics(source) if isinstance(source, (str, Path)) else list(source)
+        points = [(ln["step"], 1.0 - ln[metric]) for ln in lines if metric in ln]
+        if not points:
+            raise ValueError(f"run '{label}' has no '{metric}' values")
+        steps, errors = zip(*sorted(points))
+        ax.plot(steps, errors, marker="o", markersize=3, label=label)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"target test error (1 − {metric})")
+    ax.set_ylim(bottom=0.0)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend()
+    return _save(fig, path, dpi)
+
+
+def pad_values(run_dirs: Mapping[str, Mapping[str, Path]], kind: str = "features") -> dict[str, dict[str, float]]:
+    """Fig. 6's input from ``eval_pad.json`` files: task → feature set → d_A.
+
+    Args:
+        run_dirs: task → {feature-set label → run directory}; the label ``"raw"`` takes the raw-pixel d_A of
+            its run, any other label the ``kind`` entry (``"features"`` or ``"translated"``).
+    """
+    out: dict[str, dict[str, float]] = {}
+    for task, by_label in run_dirs.items():
+        for label, run_dir in by_label.items():
+            result = json.loads((Path(run_dir) / "eval_pad.json").read_text())["result"]
+            entry = result["raw" if label == "raw" else kind]
+            out.setdefault(task, {})[label] = float(entry["d_a"])
+    return out

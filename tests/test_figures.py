@@ -1,0 +1,63 @@
+"""Each figure function writes a non-empty PNG of exactly figsize x dpi pixels."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dabench import figures
+
+
+def check_png(path, size):
+    assert path.exists() and path.stat().st_size > 1000
+    with Image.open(path) as im:
+        assert im.format == "PNG" and im.size == size
+        assert len(np.unique(np.asarray(im.convert("L")))) > 2  # something was drawn
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_adaptation_grid(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [rng.random((6, 1, 16, 16)), rng.random((6, 3, 16, 16)), rng.random((6, 3, 16, 16))]
+    out = figures.adaptation_grid(rows, ["target", "translated", "truth"], tmp_path / "grid.png",
+                                  figsize=(6, 3), dpi=50)
+    check_png(out, (300, 150))
+    with pytest.raises(ValueError, match="row labels"):
+        figures.adaptation_grid(rows, ["a"], tmp_path / "x.png")
+
+
+def test_tsne_plot(tmp_path):
+    rng = np.random.default_rng(0)
+    out = figures.tsne_plot(rng.normal(size=(40, 2)), np.r_[np.ones(20), np.zeros(20)], tmp_path / "t.png",
+                            figsize=(4, 4), dpi=50)
+    check_png(out, (200, 200))
+
+
+def test_pad_bars(tmp_path):
+    values = {"M→U": {"raw": 1.95, "DANN": 1.78, "CDLM": 1.2}, "U→M": {"raw": 1.9, "DANN": 1.6},
+              "F→FM": {"raw": 2.0, "DANN": 1.9, "CDLM": 1.5}, "FM→F": {"raw": 2.0, "DANN": 1.8, "CDLM": 1.4}}
+    out = figures.pad_bars(values, tmp_path / "pad.png", figsize=(7, 4), dpi=60)
+    check_png(out, (420, 240))
+
+
+def test_error_curves_from_metrics_files(tmp_path):
+    for name, accs in (("a", [0.5, 0.7, 0.8]), ("b", [0.6, 0.65, 0.9])):
+        (tmp_path / name).mkdir()
+        lines = [{"step": 100 * (i + 1), "tgt_test/acc": acc} for i, acc in enumerate(accs)]
+        (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(ln) + "\n" for ln in lines))
+    out = figures.error_curves({"DANN": tmp_path / "a", "CDLM": tmp_path / "b" / "metrics.jsonl"},
+                               tmp_path / "curves.png", figsize=(5, 3), dpi=80)
+    check_png(out, (400, 240))
+    with pytest.raises(ValueError, match="no 'tgt_test/acc'"):
+        figures.error_curves({"x": [{"step": 1}]}, tmp_path / "bad.png")
+
+
+def test_pad_values_reads_eval_files(tmp_path):
+    for run, raw, feat in (("r1", 1.9, 1.5), ("r2", 1.8, 1.1)):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "eval_pad.json").write_text(json.dumps(
+            {"result": {"raw": {"d_a": raw}, "features": {"d_a": feat}}}))
+    values = figures.pad_values({"M→U": {"raw": tmp_path / "r1", "DANN": tmp_path / "r1", "CDLM": tmp_path / "r2"}})
+    assert values == {"M→U": {"raw": 1.9, "DANN": 1.5, "CDLM": 1.1}}

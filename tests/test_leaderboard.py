@@ -1,0 +1,322 @@
+"""``dabench leaderboard``: the golden file, the committed leaderboard, and the aggregation rules.
+
+The golden test renders the FAKE runs of ``tests/data/leaderboard/`` (written by ``tests/fake_runs.py``) with the
+fake notes ``tests/data/leaderboard_notes.yaml`` and compares the result with ``tests/data/leaderboard_golden.md``.
+After an intended change of the output, regenerate the golden file and review its diff::
+
+    python tests/test_leaderboard.py --regenerate
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from dabench import leaderboard as lb
+from dabench.cli import main
+from dabench.errors import UsageError
+from fake_runs import GPU, write_run
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = "tests/data/leaderboard"
+NOTES = "tests/data/leaderboard_notes.yaml"
+GOLDEN = REPO / "tests" / "data" / "leaderboard_golden.md"
+REGENERATE = "python tests/test_leaderboard.py --regenerate"
+
+
+def _mirror(workdir: Path, paths: list[str]) -> None:
+    """Link repository paths into ``workdir`` under the same relative names, so that the command (and so the
+    file's first line) is exactly the documented one while everything is written inside ``workdir``."""
+    for rel in paths:
+        link = workdir / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(REPO / rel)
+
+
+def render_golden(workdir: Path) -> str:
+    """Run `dabench leaderboard tests/data/leaderboard --notes ...` in ``workdir``; return the README."""
+    _mirror(workdir, [FIXTURE, NOTES])
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        assert main(["leaderboard", FIXTURE, "--notes", NOTES]) == 0
+    finally:
+        os.chdir(cwd)
+    return (workdir / "leaderboard" / "README.md").read_text()
+
+
+def _diff(expected: str, got: str, expected_name: str) -> str:
+    return "".join(difflib.unified_diff(expected.splitlines(True), got.splitlines(True), expected_name, "generated"))
+
+
+def test_golden_file(tmp_path, capsys):
+    got = render_golden(tmp_path)
+    expected = GOLDEN.read_text()
+    if got != expected:
+        pytest.fail(f"the leaderboard of the fake runs differs from {GOLDEN.relative_to(REPO)}:\n"
+                    f"{_diff(expected, got, 'golden')}\nIf the change is intended, regenerate it with "
+                    f"`{REGENERATE}` and review the diff.")
+    out = capsys.readouterr().out
+    assert "24 finished run(s) in 3 group(s); 1 unfinished skipped; 2 duplicate(s) merged" in out
+    figures = tmp_path / "leaderboard" / "figures"
+    for rel in ("full-cpu-x86-64/fig6_pad.png", "full-cpu-x86-64/fig7_mnist-usps.png",
+                "full-cpu-x86-64/cdlm_sketch-face_s0_grid.png", "full-cuda-nvidia-h200/fig7_mnist-usps.png"):
+        assert (figures / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", rel
+        assert f"(figures/{rel})" in got
+
+
+def test_committed_leaderboard_is_up_to_date(tmp_path):
+    data = REPO / "leaderboard" / "data"
+    if not data.is_dir():
+        pytest.skip("leaderboard/data/ does not exist yet: no real results have been exported "
+                    "(`dabench leaderboard runs/ --export leaderboard/data`)")
+    rels = ["leaderboard/data"] + (["leaderboard/notes.yaml"] if (REPO / "leaderboard" / "notes.yaml").exists() else [])
+    _mirror(tmp_path, rels)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["leaderboard", "leaderboard/data"]) == 0
+    finally:
+        os.chdir(cwd)
+    got = (tmp_path / "leaderboard" / "README.md").read_text()
+    committed = (REPO / "leaderboard" / "README.md").read_text()
+    assert got == committed, (f"leaderboard/README.md is not what `dabench leaderboard leaderboard/data` generates "
+                              f"from the committed results:\n{_diff(committed, got, 'leaderboard/README.md')}\n"
+                              f"Regenerate it with `dabench leaderboard leaderboard/data` and commit it.")
+
+
+# ------------------------------------------------------------------------------------------ unit tests
+def _build(roots, **kwargs) -> str:
+    return lb.build([str(r) for r in roots], None, **kwargs).text
+
+
+def _section(text: str, heading: str) -> str:
+    """The text from ``heading`` to the next heading of any level."""
+    start = text.index(heading)
+    rest = text[start + len(heading):]
+    ends = [i for i in (rest.find("\n#"),) if i >= 0]
+    return text[start:start + len(heading) + (min(ends) if ends else len(rest))]
+
+
+def _row(table: str, name: str) -> list[str]:
+    line = next(ln for ln in table.splitlines() if ln.startswith(f"| {name} "))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_stat_text_and_aggregate():
+    assert lb.Stat(96.14, 0.25, 3).text(1) == "96.1 ± 0.2 (3)"
+    assert lb.Stat(96.14, float("nan"), 1).text(1) == "96.1 (1)"
+    records = [{"row": "a", "task": "t", "seed": s, "value": v} for s, v in ((0, 90.0), (1, 92.0), (2, 97.0))]
+    stats = lb.aggregate(records + [{"row": "b", "task": "t", "seed": 0, "value": 50.0}], ["row", "task"])
+    assert stats[("a", "t")].mean == pytest.approx(93.0) and stats[("a", "t")].n == 3
+    assert stats[("a", "t")].std == pytest.approx(3.605551, rel=1e-5)  # sample std (ddof 1)
+    assert stats[("b", "t")].text(1) == "50.0 (1)"
+
+
+def test_table1_cells_bold_best_and_paper(tmp_path):
+    for seed, acc in enumerate((0.80, 0.82)):
+        write_run(tmp_path / "s", "dann", "mnist-usps", seed, acc=acc)
+    write_run(tmp_path / "s", "source-only", "mnist-usps", 0, acc=0.70)
+    write_run(tmp_path / "s", "target-only", "mnist-usps", 0, acc=0.99, oracle=True)
+    write_run(tmp_path / "s", "cdlm", "usps-mnist", 0, acc=0.95)
+    table = _section(_build([tmp_path / "s"]), "### Table 1 — target test accuracy (%), selection: last step")
+    methods = [ln.split("|")[1].strip() for ln in table.splitlines() if ln.startswith("| ")][1:]
+    assert methods == ["source-only", "dann", "cdlm", "target-only (oracle: target labels)"]
+    assert _row(table, "dann")[2] == "**81.0 ± 1.4 (2)**<br>paper 77.4 (Δ +3.6)"
+    assert _row(table, "source-only")[2] == "70.0 (1)<br>paper 63.4 (Δ +6.6)"
+    assert _row(table, "target-only")[2] == "99.0 (1)<br>paper 98.0 (Δ +1.0)"  # the oracle is never bold
+    assert _row(table, "cdlm")[2] == "–<br>paper 96.1"  # no run: the paper's value alone
+    assert _row(table, "cdlm")[3] == "**95.0 (1)**<br>paper 98.3 (Δ -3.3)"
+    assert _row(table, "dann")[1] == "300 × 64"
+
+
+def test_bold_ties_and_lower_is_better():
+    assert lb.best_of({"a": 90.04, "b": 89.96, "c": 80.0}, 1) == {"a", "b"}  # equal as displayed
+    assert lb.best_of({"a": 0.02, "b": 0.01}, 4, higher=False) == {"b"}
+    assert lb.best_of({}, 1) == set()
+
+
+def test_paper_lookup():
+    assert lb.PAPER_TABLE1[lb.PAPER_ROW_OF["cdlm"]]["mnist-usps"] == 0.961
+    assert lb.PAPER_TABLE1[lb.PAPER_ROW_OF["cdan-e"]] is lb.PAPER_TABLE1[lb.PAPER_ROW_OF["cdan"]]
+    assert lb.PAPER_TABLE1["Source only"]["fashionm-fashion"] == 0.612
+    assert lb.paper_line(0.961, lb.Stat(90.0, 1.0, 3), 1, 100.0) == "<br>paper 96.1 (Δ -6.1)"
+    assert lb.paper_line(None, lb.Stat(90.0, 1.0, 3), 1, 100.0) == ""
+    # every ablation's Table-1 column repeats Table 1's CDLM value, as in the paper
+    for ablation in lb.ABLATIONS:
+        col = next(i for i, (values, _) in enumerate(ablation.columns)
+                   if all(lb._same(v, lb.TABLE1_SETTING[k]) for k, v in zip(ablation.knobs, values)))
+        for task, values in ablation.paper.items():
+            assert values[col] == lb.PAPER_TABLE1["CDLM(x̃_ts)"][task], (ablation.name, task)
+
+
+def test_selection_rules(tmp_path):
+    run_dir = write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.80)  # even seed: source-val peaks mid-way
+    run = lb.load_run(run_dir, "r", ".")
+    assert lb.select(run, "last")["step"] == 300
+    assert lb.select(run, "source-val-best")["step"] == 200
+    assert lb.select(run, "target-best")["tgt_test/acc"] == pytest.approx(0.81)
+    text = _build([tmp_path], selections=("target-best",))
+    assert "selection: target-test best (oracle: uses target labels)" in text
+    assert "ORACLE: the evaluated step with the best target *test* accuracy" in text
+    with pytest.raises(UsageError, match="unknown selection rule 'best'"):
+        _build([tmp_path], selections=("best",))
+
+
+def test_unfinished_runs_are_skipped_and_counted(tmp_path):
+    write_run(tmp_path / "s", "dann", "mnist-usps", 0, acc=0.80)
+    write_run(tmp_path / "s", "dann", "mnist-usps", 1, acc=0.10, done=False)
+    built = lb.build([str(tmp_path)], None)
+    assert (built.runs, built.unfinished) == (1, 1)
+    assert "80.0 (1)" in built.text and "10.0" not in built.text
+    assert "1 finished run(s) (1 unfinished run(s) skipped)" in built.text
+    empty = tmp_path / "empty"
+    write_run(empty, "dann", "mnist-usps", 0, acc=0.5, done=False)
+    with pytest.raises(UsageError, match=r"no finished run .*1 unfinished"):
+        lb.build([str(empty)], None)
+
+
+def test_groups_by_data_source_and_hardware(tmp_path):
+    write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.80)
+    write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.60, data="embedded")
+    write_run(tmp_path, "dann", "mnist-usps", 1, acc=0.90, steps=20000, hardware=GPU)
+    text = _build([tmp_path])
+    headings = [ln for ln in text.splitlines() if ln.startswith("## ")]
+    assert headings[:3] == ["## Full data · CPU (x86_64)", "## Full data · GPU (NVIDIA H200)",
+                            "## Embedded data · CPU (x86_64)"]
+    for heading, cell in zip(headings, ("80.0 (1)", "90.0 (1)", "60.0 (1)")):
+        block = _section(text, heading) + text.split(heading, 1)[1].split("\n## ", 1)[0]
+        assert cell in block
+        assert sum(c in block for c in ("80.0 (1)", "90.0 (1)", "60.0 (1)")) == 1  # never mixed
+    assert "20000 × 64" in text and "NOT comparable" in text
+
+
+def test_configurations_are_never_pooled(tmp_path):
+    write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.80)
+    write_run(tmp_path, "dann", "mnist-usps", 1, acc=0.82)
+    write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.50, steps=30)
+    table = _section(_build([tmp_path]), "### Table 1 — target test accuracy (%), selection: last step")
+    assert _row(table, "dann [steps=30, eval_every=10]")[2].startswith("50.0 (1)")
+    assert _row(table, "dann [steps=300, eval_every=100]")[2].startswith("**81.0 ± 1.4 (2)**")
+
+
+def test_duplicate_runs_count_once_and_pool_their_evals(tmp_path):
+    write_run(tmp_path / "table1", "dann", "mnist-usps", 0, acc=0.80)
+    write_run(tmp_path / "pad", "dann", "mnist-usps", 0, acc=0.80, pad={"raw": 1.9, "features": 1.5})
+    built = lb.build([str(tmp_path)], None)
+    assert (built.runs, built.duplicates) == (1, 1)
+    pad = _section(built.text, "### Proxy A-distance (Fig. 6)")
+    assert _row(pad, "raw pixels")[1] == "1.900 (1)" and _row(pad, "dann features")[1] == "1.500 (1)"
+
+
+def test_cdlm_ablation_runs_stay_out_of_table1(tmp_path):
+    write_run(tmp_path, "cdlm", "mnist-usps", 0, acc=0.90)
+    write_run(tmp_path, "cdlm", "mnist-usps", 0, acc=0.30, hparams={"gamma1": 0.1, "gamma2": 1.0})
+    write_run(tmp_path, "cdlm", "mnist-usps", 0, acc=0.11, hparams={"h_layer": "e3", "consistency": "off"})
+    built = lb.build([str(tmp_path)], None)
+    table1 = _section(built.text, "### Table 1 — target test accuracy (%), selection: last step")
+    assert _row(table1, "cdlm")[2].startswith("**90.0 (1)**")
+    table4 = _section(built.text, "### CDLM ablation, Table 4")
+    assert _row(table4, "mnist-usps")[2:] == ["30.0 (1)<br>paper 32.0 (Δ -2.0)", "–<br>paper 72.3",
+                                              "–<br>paper 96.1", "**90.0 (1)**<br>paper 96.1 (Δ -6.1)",
+                                              "–<br>paper 96.1"]
+    assert "Table 3" not in built.text and "Table 5:" not in built.text
+    assert len(built.unplaced) == 1 and "11.0" not in built.text  # two switches off the paper's setting
+
+
+def test_translation_table(tmp_path):
+    write_run(tmp_path, "cdlm", "sketch-face", 0, quality=(0.80, 0.0130, 20.00))
+    write_run(tmp_path, "unit-lite", "sketch-face", 0, quality=(0.70, 0.0120, 19.00))
+    table = _section(_build([tmp_path]), "#### sketch-face (Sketch→Face)")
+    assert _row(table, "cdlm")[2:] == ["**0.8000 (1)**<br>paper 0.7961 (Δ +0.0039)",
+                                       "0.0130 (1)<br>paper 0.0140 (Δ -0.0010)",
+                                       "**20.00 (1)**<br>paper 19.89 (Δ +0.11)"]
+    assert _row(table, "unit-lite")[3] == "**0.0120 (1)**"  # MSE: lower is better
+    assert _row(table, "untranslated input")[2:] == ["0.5000", "0.2700", "5.99"]
+
+
+def test_notes_file(tmp_path):
+    write_run(tmp_path / "runs", "dann", "mnist-usps", 0, acc=0.80)
+    notes = tmp_path / "notes.yaml"
+    notes.write_text("methods:\n  dann: Short of the paper.\n  cdan: unused\nsections:\n  table1: Under Table 1.\n")
+    built = lb.build([str(tmp_path / "runs")], None, notes=lb.read_notes(notes))
+    assert "- **dann**: Short of the paper.\n" in built.text and "Under Table 1.\n" in built.text
+    assert built.unused_notes == ["cdan"]
+    notes.write_text("sections:\n  tabel1: typo\n")
+    with pytest.raises(UsageError, match="unknown section"):
+        lb.read_notes(notes)
+    notes.write_text("- a list\n")
+    with pytest.raises(UsageError, match="must be a mapping"):
+        lb.read_notes(notes)
+
+
+def test_export_is_compact_and_regenerates_byte_for_byte(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run_dir = write_run(tmp_path / "runs" / "table1", "dann", "mnist-usps", 0, acc=0.80, pad={"raw": 1.9},
+                        pngs=("tsne.png",))
+    write_run(tmp_path / "runs" / "table1", "dann", "mnist-usps", 1, acc=0.70, done=False)
+    (run_dir / "final.pt").write_bytes(b"weights")
+    (run_dir / "checkpoint.pt").write_bytes(b"state")
+    assert main(["leaderboard", "runs", "--export", "data"]) == 0
+    assert "exported 1 finished run(s) to data (1 unfinished skipped)" in capsys.readouterr().out
+    copied = tmp_path / "data" / "table1" / run_dir.name
+    assert sorted(p.name for p in copied.iterdir()) == ["config.json", "done", "env.json", "eval_pad.json",
+                                                        "metrics.jsonl", "result.json", "tsne.png"]
+    exported = (tmp_path / "leaderboard" / "README.md").read_text()
+    assert exported.startswith("> Generated by `dabench leaderboard data` ")  # built from the compact copy
+    (tmp_path / "leaderboard" / "README.md").unlink()
+    assert main(["leaderboard", "data"]) == 0
+    assert (tmp_path / "leaderboard" / "README.md").read_text() == exported
+    assert lb.export_runs(["runs"], Path("data")) == (1, 1)  # exporting again refreshes in place
+
+
+def test_export_refuses_other_hardware(tmp_path):
+    write_run(tmp_path / "cpu" / "table1", "dann", "mnist-usps", 0, acc=0.80)
+    write_run(tmp_path / "gpu" / "table1", "dann", "mnist-usps", 0, acc=0.90, hardware=GPU)
+    lb.export_runs([str(tmp_path / "cpu")], tmp_path / "data")
+    with pytest.raises(UsageError, match="other hardware"):
+        lb.export_runs([str(tmp_path / "gpu")], tmp_path / "data")
+
+
+def test_write_is_deterministic_and_removes_stale_figures(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_run(tmp_path / "runs", "dann", "mnist-usps", 0, acc=0.80)
+    stale = tmp_path / "lb" / "figures" / "old" / "gone.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"x")
+    first = lb.build(["runs"], Path("lb"))
+    lb.write(first, Path("lb"))
+    assert not stale.exists() and not stale.parent.exists()
+    assert (tmp_path / "lb" / "README.md").read_text() == lb.build(["runs"], Path("lb")).text
+    assert first.text.startswith("> Generated by `dabench leaderboard runs` ")
+
+
+def test_command_line_names_only_non_defaults():
+    assert lb.command_line(["runs/"], "leaderboard", None, lb.DEFAULT_SELECTIONS) == "dabench leaderboard runs"
+    assert (lb.command_line(["a", "b c"], "out/", "n.yaml", ("last",))
+            == "dabench leaderboard a 'b c' -o out --notes n.yaml --selection last")
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["leaderboard", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a folder" in err
+    broken = write_run(tmp_path / "runs", "dann", "mnist-usps", 0, acc=0.8)
+    (broken / "metrics.jsonl").write_text("{not json\n")
+    assert main(["leaderboard", str(tmp_path / "runs"), "-o", str(tmp_path / "o")]) == 2
+    assert "metrics.jsonl line 1 is not JSON" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------- regeneration
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--regenerate"]:
+        sys.exit(f"usage: {REGENERATE}")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        text = render_golden(Path(tmp))
+    GOLDEN.write_text(text)
+    print(f"wrote {GOLDEN.relative_to(REPO)} ({len(text.splitlines())} lines); review `git diff` before committing")
