@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from dabench import eval_command, leaderboard, sweep
+from dabench import bench, eval_command, leaderboard, sweep
 from dabench.errors import DataError, UsageError
 from dabench.registry import DATASETS, METHODS, TASKS, UnknownKeyError, describe
 
@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_command.add_parser(sub)  # `dabench eval`
     sweep.add_parser(sub)  # `dabench sweep launch|status`
     leaderboard.add_parser(sub)  # `dabench leaderboard`
+    bench.add_parser(sub)  # `dabench bench`
     return parser
 
 

@@ -52,6 +52,10 @@ class Method(nn.Module):
     DEFAULT_STEPS: ClassVar[int] = 1000
     #: set when the method classifies through the source-only classifier of the same task and seed
     NEEDS_SOURCE_CLASSIFIER: ClassVar[bool] = False
+    #: the loop keeps this method's parameters and training batches in channels-last memory format (faster
+    #: convolutions on CPUs for the digit networks: ``dabench bench`` measures it); numerics are unchanged up to
+    #: floating-point summation order
+    CHANNELS_LAST: ClassVar[bool] = False
     #: the method's own end-of-run figures: ``f(method, task_data, run_dir, random_state=seed) -> {name: path}``
     #: on tasks with classes, called by the loop (methods themselves never write files); None for none
     FIGURES: ClassVar[Callable[..., dict] | None] = None

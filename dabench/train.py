@@ -179,6 +179,9 @@ def train(
     torch.manual_seed(seed_hash(cfg.seed, "init", cfg.method))
     method = resolved.method_cls(data.spec, resolved.hparams)
     method.to(device)
+    channels_last = method.CHANNELS_LAST
+    if channels_last:
+        method.to(memory_format=torch.channels_last)
     if classifier is not None:
         method.attach_source_classifier(classifier.to(device))
     data = data.to(device)
@@ -212,6 +215,9 @@ def train(
         idx_src, idx_tgt = idx_src.to(device), idx_tgt.to(device)
         x_src = to_float(data.src_train.x[idx_src], channels)
         x_tgt = to_float(data.tgt_train.x[idx_tgt], channels)
+        if channels_last:
+            x_src = x_src.contiguous(memory_format=torch.channels_last)
+            x_tgt = x_tgt.contiguous(memory_format=torch.channels_last)
         extra = {"y_tgt": data.tgt_train.y[idx_tgt]} if oracle else {}
         losses = method.update(x_src, data.src_train.y[idx_src], x_tgt, step / steps, **extra)
         for k, v in losses.items():

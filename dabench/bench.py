@@ -1,0 +1,410 @@
+"""``dabench bench``: what dabench's own machinery costs, method by method, on this machine.
+
+For each method, in a fresh worker process (so that its peak memory is its own):
+
+(a) **loop** — training throughput through :func:`dabench.train.train` itself (index sampling, uint8 → float
+    batch conversion, the update, loss logging, the progress bookkeeping), evaluation and checkpoints out of
+    the measured window: the time of a run stopped after ``warmup + steps`` steps minus that of the same run
+    stopped after ``warmup`` steps, so start-up costs cancel;
+(b) **compute** — the same method's ``update`` on batches already in memory (no data path at all);
+(c) **ratio** a / b: 1.0 means the loop costs nothing beyond the network;
+(d) **eval** — ``predict`` throughput over the target test split, as the evaluator runs it;
+(e) **peak RSS** of the worker (data, model, optimiser states, activations).
+
+Throughputs are images per second counting source and target images (a step of batch B is 2B images);
+each is the median of ``repeats`` measurements after a warm-up. For DANN, (f) **conventional** feeds the same
+network and batch from a torchvision-style pipeline — a ``Dataset`` that turns each stored image into a PIL
+image and then a tensor (``ToTensor``), read through two shuffling ``DataLoader``s with worker processes —
+the reference a user would otherwise have, measured in the same invocation.
+
+The report is a markdown table (``leaderboard/performance.md`` by default) naming the machine. Timings live
+here, never in the test suite.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dabench.errors import UsageError
+
+DEFAULT_OUT = Path("leaderboard") / "performance.md"
+DEFAULT_TASK = "mnist-mnistm"
+#: the method whose step is also fed by the conventional pipeline (f)
+REFERENCE_METHOD = "dann"
+
+
+# ------------------------------------------------------------------------------------ measurements
+def _median_rate(samples: list[float]) -> float:
+    return float(statistics.median(samples))
+
+
+def loop_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
+                    repeats: int) -> float:
+    """(a) images/s through the training loop: T(warmup + steps) − T(warmup), median over ``repeats``."""
+    from dabench.config import RunConfig, resolve
+    from dabench.train import train
+
+    rates = []
+    with tempfile.TemporaryDirectory(prefix="dabench-bench-") as tmp:
+        for rep in range(repeats):
+            times = {}
+            for n in (warmup, warmup + steps):
+                total = warmup + steps + 1  # never the last step: no final evaluation in the window
+                config = RunConfig(method, task, seed=0, steps=total, eval_every=10 * total,
+                                   checkpoint_every=10 * total)
+                resolved = resolve(config, data.kind)
+                t0 = time.perf_counter()
+                train(resolved, data.task_data, Path(tmp) / f"r{rep}_{n}", device, progress=False, stop_after=n)
+                times[n] = time.perf_counter() - t0
+            batch = resolved.hparams["batch_size"]
+            rates.append(2 * batch * steps / (times[warmup + steps] - times[warmup]))
+    return _median_rate(rates)
+
+
+def _build(method: str, task: str, data, device: torch.device, with_classifier: bool = False,
+           conventional: bool = False):
+    from dabench.config import RunConfig, resolve
+    from dabench.registry import METHODS
+    from dabench.seeding import seed_hash
+
+    resolved = resolve(RunConfig(method, task, seed=0), data.kind)
+    torch.manual_seed(seed_hash(0, "init", method))
+    model = resolved.method_cls(data.task_data.spec, resolved.hparams).to(device)
+    if model.CHANNELS_LAST and not conventional:  # as the training loop does
+        model.to(memory_format=torch.channels_last)
+    if with_classifier and resolved.method_cls.NEEDS_SOURCE_CLASSIFIER:
+        # an untrained source-only network: the predict path costs the same as with a trained one
+        so = resolve(RunConfig("source-only", task, seed=0), data.kind)
+        model.attach_source_classifier(METHODS.get("source-only")(data.task_data.spec, so.hparams).to(device))
+    return model, resolved
+
+
+def _batches(data, batch: int, device: torch.device, count: int, channels_last: bool):
+    """``count`` paired batches as the loop would draw them, already converted and on the device."""
+    from dabench.data import to_float
+    from dabench.train import PairSampler
+
+    td = data.task_data
+    channels = td.spec.channels
+    sampler = PairSampler(len(td.src_train), len(td.tgt_train), batch, seed=0)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    out = []
+    for _ in range(count):
+        i, j = sampler.next()
+        out.append((to_float(td.src_train.x[i], channels).to(device).contiguous(memory_format=fmt),
+                    td.src_train.y[i].to(device),
+                    to_float(td.tgt_train.x[j], channels).to(device).contiguous(memory_format=fmt),
+                    td.tgt_train.y[j].to(device)))
+    return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def compute_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
+                       repeats: int) -> float:
+    """(b) images/s of ``update`` alone on batches already in memory (cycled), median over ``repeats``."""
+    model, resolved = _build(method, task, data, device)
+    model.train()
+    batch = resolved.hparams["batch_size"]
+    batches = _batches(data, batch, device, min(steps, 16), model.CHANNELS_LAST)
+    oracle = resolved.method_cls.ORACLE
+
+    def step(k: int, total: int) -> None:
+        x_s, y_s, x_t, y_t = batches[k % len(batches)]
+        model.update(x_s, y_s, x_t, k / total, **({"y_tgt": y_t} if oracle else {}))
+
+    for k in range(warmup):
+        step(k, warmup + steps * repeats)
+    rates = []
+    for rep in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        for k in range(steps):
+            step(warmup + rep * steps + k, warmup + steps * repeats)
+        _sync(device)
+        rates.append(2 * batch * steps / (time.perf_counter() - t0))
+    return _median_rate(rates)
+
+
+def eval_throughput(method: str, task: str, data, device: torch.device, repeats: int) -> float:
+    """(d) images/s of ``predict`` over the target test split through the evaluator (extra paths excluded)."""
+    from dabench.evaluate import EVAL_BATCH, batched, evaluation_mode
+
+    model, _ = _build(method, task, data, device, with_classifier=True)
+    split = data.task_data.tgt_test.to(device)
+    channels = data.task_data.spec.channels
+    rates = []
+    with evaluation_mode(model):
+        batched(model.predict, split.subset(torch.arange(min(len(split), EVAL_BATCH))), channels)  # warm-up
+        for _ in range(repeats):
+            _sync(device)
+            t0 = time.perf_counter()
+            batched(model.predict, split, channels)
+            _sync(device)
+            rates.append(len(split) / (time.perf_counter() - t0))
+    return _median_rate(rates)
+
+
+class PILDigits(torch.utils.data.Dataset):
+    """A torchvision-style dataset: each item is decoded into a PIL image, then ``ToTensor`` (like
+    ``torchvision.datasets.MNIST`` with ``transforms.ToTensor()``), grey replicated to RGB when asked."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, channels: int):
+        # stored as files would hold them: [N, H, W] grey or [N, H, W, 3] colour uint8
+        hwc = images.cpu().permute(0, 2, 3, 1)
+        self.images = (hwc[..., 0] if hwc.shape[-1] == 1 else hwc).contiguous().numpy()
+        self.labels, self.channels = labels.cpu().numpy(), channels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        from PIL import Image
+        from torchvision.transforms import functional as TF
+
+        image = Image.fromarray(self.images[index])
+        if self.channels == 3 and image.mode != "RGB":
+            image = image.convert("RGB")
+        return TF.to_tensor(image), int(self.labels[index])
+
+
+def conventional_throughput(task: str, data, device: torch.device, steps: int, warmup: int, repeats: int,
+                            workers: int) -> float:
+    """(f) images/s of DANN's update fed by two shuffling PIL ``DataLoader``s with ``workers`` workers each."""
+    model, resolved = _build(REFERENCE_METHOD, task, data, device, conventional=True)
+    model.train()
+    batch = resolved.hparams["batch_size"]
+    td = data.task_data
+    loaders = [
+        torch.utils.data.DataLoader(PILDigits(split.x, split.y, td.spec.channels), batch_size=batch, shuffle=True,
+                                    drop_last=True, num_workers=workers, persistent_workers=workers > 0,
+                                    pin_memory=device.type == "cuda")
+        for split in (td.src_train, td.tgt_train)
+    ]
+
+    def forever(loader):
+        while True:
+            yield from loader
+
+    src, tgt = (forever(loader) for loader in loaders)
+    total = warmup + steps * repeats
+
+    def step(k: int) -> None:
+        (x_s, y_s), (x_t, _) = next(src), next(tgt)
+        model.update(x_s.to(device), y_s.to(device), x_t.to(device), k / total)
+
+    for k in range(warmup):
+        step(k)
+    rates = []
+    for rep in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        for k in range(steps):
+            step(warmup + rep * steps + k)
+        _sync(device)
+        rates.append(2 * batch * steps / (time.perf_counter() - t0))
+    return _median_rate(rates)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ----------------------------------------------------------------------------------------- worker
+class _LoadedData:
+    """The task's data loaded once per worker, with the source kind the run ids use."""
+
+    def __init__(self, task: str, data: str):
+        from dabench.config import RunConfig
+        from dabench.registry import TASKS
+        from dabench.tasks import load_task
+        from dabench.train import data_source_for
+
+        source = data_source_for(RunConfig(REFERENCE_METHOD, task, data=data), None, allow_download=False)
+        self.kind = source.kind
+        self.task_data = load_task(TASKS.get(task), source)
+
+
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure one method (or the conventional pipeline) in this process; returns the row."""
+    from dabench.train import pick_device
+
+    device = pick_device(args.device)
+    data = _LoadedData(args.task, args.data)
+    if device.type == "cuda":
+        data.task_data = data.task_data.to(device)
+    row: dict[str, Any] = {"method": args.method, "device": str(device), "data": data.kind}
+    if args.conventional:
+        row["conventional"] = conventional_throughput(args.task, data, device, args.steps, args.warmup,
+                                                      args.repeats, args.workers)
+        row["workers"] = args.workers
+    else:
+        row["compute"] = compute_throughput(args.method, args.task, data, device, args.steps, args.warmup,
+                                            args.repeats)
+        row["loop"] = loop_throughput(args.method, args.task, data, device, args.steps, args.warmup, args.repeats)
+        row["eval"] = eval_throughput(args.method, args.task, data, device, args.repeats)
+        row["ratio"] = row["loop"] / row["compute"]
+    row["peak_rss_mb"] = peak_rss_mb()
+    if device.type == "cuda":
+        row["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
+    return row
+
+
+def _run_worker(method: str, args, conventional: bool = False) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "dabench.bench", "--worker", "--method", method, "--task", args.task,
+           "--device", args.device, "--data", args.data, "--steps", str(args.steps), "--warmup", str(args.warmup),
+           "--repeats", str(args.repeats), "--workers", str(args.workers)]
+    if conventional:
+        cmd.append("--conventional")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"benchmark worker for {method} failed: {last}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------------------ report
+def machine() -> dict[str, Any]:
+    """The machine, in words: CPU model, cores, threads torch uses, GPU, versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, args, info: dict[str, Any],
+           command: str) -> str:
+    """The markdown report (deterministic given the measurements)."""
+    dev = rows[0]["device"] if rows else args.device
+    lines = [
+        f"<!-- generated by `{command}`; do not edit -->",
+        "",
+        f"# dabench performance ({dev})",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores (torch uses {info['torch_threads']} threads)"
+        + (f", GPU {info['gpu']}" if "gpu" in info and dev.startswith("cuda") else "")
+        + f"; torch {info['torch']}, Python {info['python']}.",
+        f"Task `{args.task}` ({rows[0]['data'] if rows else args.data} data); each throughput is the median of "
+        f"{args.repeats} measurements of {args.steps} steps after {args.warmup} warm-up steps, in images per "
+        "second counting source and target images (a step of batch B is 2B images).",
+        "",
+        "| method | batch | (a) loop img/s | (b) compute img/s | (c) ratio a/b | (d) eval img/s | (e) peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['batch']} | {r['loop']:.0f} | {r['compute']:.0f} | {r['ratio']:.3f} | "
+                     f"{r['eval']:.0f} | {r['peak_rss_mb']:.0f} MiB |")
+    lines += ["", "(a) through `dabench.train.train` (sampling, uint8 → float conversion of whole batches, the "
+              "update, logging), evaluation and checkpoints outside the window; (b) the same `update` on "
+              "batches already in memory; (d) `predict` over the target test split in batches of 1,000 under "
+              "`torch.inference_mode` (pixel-level methods include their source classifier); (e) the peak "
+              "resident memory of the worker process that measured the method."]
+    if conventional is not None:
+        ours = next((r for r in rows if r["method"] == REFERENCE_METHOD), None)
+        lines += ["", f"## {REFERENCE_METHOD.upper()}: dabench's loop against a conventional input pipeline", "",
+                  "| pipeline | img/s | speed-up |", "|---|---|---|"]
+        if ours is not None:
+            lines.append(f"| dabench loop (a) | {ours['loop']:.0f} | "
+                         f"{ours['loop'] / conventional['conventional']:.2f}× |")
+        lines.append(f"| PIL `Dataset` + `DataLoader` ({conventional['workers']} workers per domain) | "
+                     f"{conventional['conventional']:.0f} | 1.00× |")
+        lines += ["", "Same network, hyper-parameters and batch; the conventional pipeline decodes every image "
+                  "into a PIL image and converts it with `ToTensor`, as a torchvision dataset does, then "
+                  "collates batches in worker processes."]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_bench(args) -> int:
+    from dabench import io
+    from dabench.cli import _say
+    from dabench.config import RunConfig, resolve
+    from dabench.registry import METHODS, TASKS, UnknownKeyError
+
+    try:
+        TASKS.get(args.task)
+        methods = args.methods or [m for m in METHODS.names()]
+        for m in methods:
+            METHODS.get(m)
+    except UnknownKeyError as err:
+        raise UsageError(str(err)) from None
+    for name, value in (("--steps", args.steps), ("--repeats", args.repeats), ("--warmup", args.warmup)):
+        if value < 1:
+            raise UsageError(f"{name} must be a positive integer; got {value}")
+    data_kind = _LoadedData(args.task, args.data).kind  # fails here, with the fix, when data are missing
+    rows = []
+    for m in methods:
+        _say(f"bench {m} on {args.task} ({args.device}) ...")
+        row = _run_worker(m, args)
+        row["batch"] = resolve(RunConfig(m, args.task), data_kind).hparams["batch_size"]
+        rows.append(row)
+        _say(f"  loop {row['loop']:.0f} img/s, compute {row['compute']:.0f} img/s, ratio {row['ratio']:.3f}, "
+             f"eval {row['eval']:.0f} img/s, peak RSS {row['peak_rss_mb']:.0f} MiB")
+    conventional = None
+    if REFERENCE_METHOD in methods and not args.no_conventional:
+        _say(f"bench {REFERENCE_METHOD} fed by a PIL DataLoader pipeline ...")
+        conventional = _run_worker(REFERENCE_METHOD, args, conventional=True)
+        _say(f"  conventional {conventional['conventional']:.0f} img/s")
+    command = "dabench bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "dabench bench"
+    text = render(rows, conventional, args, machine(), command.strip())
+    io.write_text(Path(args.out), text)
+    _say(f"wrote {args.out}")
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--methods", nargs="+", help="methods to measure (default: every registered method)")
+    p.add_argument("--task", default=DEFAULT_TASK, help=f"task whose data feed the runs (default {DEFAULT_TASK})")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device (default cpu)")
+    p.add_argument("--data", default="auto", help="auto, full or embedded (as for dabench run)")
+    p.add_argument("--steps", type=int, default=30, help="steps per measurement (default 30)")
+    p.add_argument("--warmup", type=int, default=5, help="warm-up steps before measuring (default 5)")
+    p.add_argument("--repeats", type=int, default=3, help="measurements per quantity; the median is kept")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers per domain for (f) (default 2)")
+    p.add_argument("--no-conventional", action="store_true", help="skip the conventional-pipeline reference (f)")
+    p.add_argument("-o", "--out", default=str(DEFAULT_OUT), help=f"markdown report (default {DEFAULT_OUT})")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="measure training / compute / evaluation throughput and memory per method")
+    add_arguments(p)
+    p.set_defaults(func=cmd_bench)
+
+
+def _worker_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m dabench.bench --worker")
+    p.add_argument("--worker", action="store_true")
+    p.add_argument("--method", required=True)
+    p.add_argument("--conventional", action="store_true")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    print(json.dumps(worker(args), sort_keys=True), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))
