@@ -11,7 +11,7 @@ Evaluation never disturbs training: the method is put in eval mode, gradients ar
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -77,11 +77,13 @@ def predictions(method: Method, data: DomainData, channels: int) -> dict[str, np
 
 
 def evaluate_accuracy(method: Method, data: DomainData, channels: int, num_classes: int,
-                      prefix: str, per_class: bool = False) -> dict[str, float]:
-    """``{"<prefix>/acc": ..., "<prefix>/<extra>/acc": ...}`` (and per-class lists when asked)."""
+                      prefix: str, per_class: bool = False, preds: dict[str, np.ndarray] | None = None
+                      ) -> dict[str, float]:
+    """``{"<prefix>/acc": ..., "<prefix>/<extra>/acc": ...}`` (and per-class lists when asked), from ``preds``
+    (:func:`predictions` of ``data``) when the caller already has them."""
     labels = data.y.cpu().numpy()
     metrics: dict = {}
-    for name, pred in predictions(method, data, channels).items():
+    for name, pred in (preds if preds is not None else predictions(method, data, channels)).items():
         key = f"{prefix}/{name}/" if name else f"{prefix}/"
         scores = accuracy(pred, labels, num_classes)
         metrics[key + "acc"] = scores["acc"]
@@ -156,6 +158,9 @@ class EvalContext:
     max_per_domain: int = 2000
     grid_examples: int = 8
     title: str = ""
+    #: :func:`predictions` of the final model per split name (``tgt_test``, ``src_val``), when the training
+    #: loop has just computed them: the accuracy protocol reuses them instead of predicting again
+    predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def source(self) -> DomainData:
@@ -177,8 +182,8 @@ def _run_accuracy(method: Method, ctx: EvalContext) -> tuple[dict, list[str]]:
     for split in ("tgt_test", "src_val"):
         data = getattr(ctx.data, split)
         labels = data.y.cpu().numpy()
-        out[split] = {(name or "predict"): accuracy(pred, labels, spec.num_classes)
-                      for name, pred in predictions(method, data, spec.channels).items()}
+        preds = ctx.predictions.get(split) or predictions(method, data, spec.channels)
+        out[split] = {(name or "predict"): accuracy(pred, labels, spec.num_classes) for name, pred in preds.items()}
     out["target_acc"] = out["tgt_test"]["predict"]["acc"]
     return out, []
 

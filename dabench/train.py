@@ -28,7 +28,8 @@ import dabench
 from dabench import io
 from dabench.config import ResolvedRun, RunConfig, resolve
 from dabench.data import DataSource, resolve_source, to_float
-from dabench.evaluate import EvalContext, evaluate_accuracy, evaluate_image_quality, evaluate_protocols
+from dabench.evaluate import (EvalContext, evaluate_accuracy, evaluate_image_quality, evaluate_protocols,
+                              predictions)
 from dabench.errors import UsageError
 from dabench.registry import METHODS, TASKS, UnknownKeyError
 from dabench.seeding import seed_hash
@@ -210,6 +211,7 @@ def train(
                desc=f"{cfg.method} {cfg.task} s{cfg.seed}")
     t0 = time.time()
     method.train()
+    final_preds = None  # the last evaluation's predictions (a run resumed at its last step has none)
     for step in range(start, steps):
         idx_src, idx_tgt = sampler.next()
         idx_src, idx_tgt = idx_src.to(device), idx_tgt.to(device)
@@ -230,9 +232,13 @@ def train(
         if done_steps % resolved.eval_every == 0 or done_steps == steps:
             line = {"step": done_steps, **{f"train/{k}": v / max(count, 1) for k, v in sums.items()}}
             if data.spec.num_classes:
-                line.update(evaluate_accuracy(method, data.src_val, channels, data.spec.num_classes, "src_val"))
+                # the final evaluation's predictions also feed the accuracy protocol in finish()
+                final_preds = {split: predictions(method, getattr(data, split), channels)
+                               for split in ("src_val", "tgt_test")}
+                line.update(evaluate_accuracy(method, data.src_val, channels, data.spec.num_classes, "src_val",
+                                              preds=final_preds["src_val"]))
                 line.update(evaluate_accuracy(method, data.tgt_test, channels, data.spec.num_classes, "tgt_test",
-                                              per_class=done_steps == steps))
+                                              per_class=done_steps == steps, preds=final_preds["tgt_test"]))
             else:  # label-free translation task: translations scored against the paired ground truth
                 line.update(evaluate_image_quality(method, data.tgt_test, channels, "tgt_test"))
             with open(run_dir / "metrics.jsonl", "a") as fh:
@@ -256,7 +262,7 @@ def train(
             bar.close()
             return {"stopped_at": done_steps}
     bar.close()
-    return finish(resolved, method, run_dir, time.time() - t0, data)
+    return finish(resolved, method, run_dir, time.time() - t0, data, final_preds)
 
 
 def truncate_metrics(path: Path, step: int) -> None:
@@ -267,10 +273,11 @@ def truncate_metrics(path: Path, step: int) -> None:
     io.write_text(path, "".join(ln + "\n" for ln in lines))
 
 
-def finish(resolved: ResolvedRun, method, run_dir: Path, wall_time: float, data: TaskData | None = None
-           ) -> dict[str, Any]:
+def finish(resolved: ResolvedRun, method, run_dir: Path, wall_time: float, data: TaskData | None = None,
+           final_preds: dict | None = None) -> dict[str, Any]:
     """Write the final weights, ``result.json``, the task's default protocols' ``eval_<protocol>.json`` (when
-    ``data`` is given) and the ``done`` marker (last)."""
+    ``data`` is given) and the ``done`` marker (last). ``final_preds``: the last evaluation's predictions per
+    split, reused by the accuracy protocol."""
     metrics = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     last = metrics[-1]
     io.save_torch(run_dir / "final.pt", method.checkpoint_state())
@@ -302,7 +309,8 @@ def finish(resolved: ResolvedRun, method, run_dir: Path, wall_time: float, data:
     io.write_json(run_dir / "result.json", result)
     if data is not None:
         ctx = EvalContext(data, resolved.config.method, random_state=resolved.config.seed, out_dir=run_dir,
-                          title=f"{resolved.config.method} on {resolved.task.name}, seed {resolved.config.seed}")
+                          title=f"{resolved.config.method} on {resolved.task.name}, seed {resolved.config.seed}",
+                          predictions=final_preds or {})
         evaluate_protocols(method, ctx, resolved.task.protocols,
                            header={"run_id": resolved.run_id, "method": resolved.config.method,
                                    "task": resolved.task.name, "seed": resolved.config.seed,
