@@ -93,20 +93,16 @@ def _build(method: str, task: str, data, device: torch.device, with_classifier: 
 
 def _batches(data, batch: int, device: torch.device, count: int, channels_last: bool):
     """``count`` paired batches as the loop would draw them, already converted and on the device."""
-    from dabench.data import to_float
-    from dabench.train import PairSampler
+    from dabench.train import PairSampler, batch_images
 
-    td = data.task_data
+    td = data.task_data.to(device)
     channels = td.spec.channels
     sampler = PairSampler(len(td.src_train), len(td.tgt_train), batch, seed=0)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
     out = []
     for _ in range(count):
-        i, j = sampler.next()
-        out.append((to_float(td.src_train.x[i], channels).to(device).contiguous(memory_format=fmt),
-                    td.src_train.y[i].to(device),
-                    to_float(td.tgt_train.x[j], channels).to(device).contiguous(memory_format=fmt),
-                    td.tgt_train.y[j].to(device)))
+        i, j = (idx.to(device) for idx in sampler.next())
+        out.append((batch_images(td.src_train.x[i], channels, channels_last), td.src_train.y[i],
+                    batch_images(td.tgt_train.x[j], channels, channels_last), td.tgt_train.y[j]))
     return out
 
 

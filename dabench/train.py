@@ -54,6 +54,13 @@ class PairSampler:
         return idx_src, idx_tgt
 
 
+def batch_images(x: torch.Tensor, channels: int, channels_last: bool) -> torch.Tensor:
+    """A uint8 batch as the method's ``update`` receives it: float in [0, 1], ``channels`` channels, and in
+    channels-last memory format for ``CHANNELS_LAST`` methods (the whole batch converted at once)."""
+    out = to_float(x, channels)
+    return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+
+
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -215,11 +222,8 @@ def train(
     for step in range(start, steps):
         idx_src, idx_tgt = sampler.next()
         idx_src, idx_tgt = idx_src.to(device), idx_tgt.to(device)
-        x_src = to_float(data.src_train.x[idx_src], channels)
-        x_tgt = to_float(data.tgt_train.x[idx_tgt], channels)
-        if channels_last:
-            x_src = x_src.contiguous(memory_format=torch.channels_last)
-            x_tgt = x_tgt.contiguous(memory_format=torch.channels_last)
+        x_src = batch_images(data.src_train.x[idx_src], channels, channels_last)
+        x_tgt = batch_images(data.tgt_train.x[idx_tgt], channels, channels_last)
         extra = {"y_tgt": data.tgt_train.y[idx_tgt]} if oracle else {}
         losses = method.update(x_src, data.src_train.y[idx_src], x_tgt, step / steps, **extra)
         for k, v in losses.items():
