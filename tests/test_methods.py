@@ -134,3 +134,23 @@ def test_source_only_learns_the_toy_task(toy_data):
     with torch.no_grad():
         acc = (method.eval().predict(to_float(test.x, 3)).argmax(1) == test.y).float().mean()
     assert acc > 0.9
+
+
+def test_digit_net_pools_before_relu_with_the_papers_outputs_and_gradients():
+    """DigitNet runs conv → max-pool → ReLU (cheaper); it must equal the paper's conv → ReLU → max-pool exactly."""
+    from torch import nn
+
+    from dabench.methods._nets import DigitNet
+
+    torch.manual_seed(0)
+    net = DigitNet(3, 28, 10)
+    conv1, conv2 = net.extractor[0], net.extractor[3]
+    paper = nn.Sequential(conv1, nn.ReLU(), nn.MaxPool2d(2), conv2, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+    x = torch.rand(16, 3, 28, 28)
+    g = torch.randn(16, net.feature_dim)
+    ours = net.extractor(x * 2.0 - 1.0)
+    grads_ours = torch.autograd.grad((ours * g).sum(), list(paper.parameters()))
+    ref = paper(x * 2.0 - 1.0)
+    grads_ref = torch.autograd.grad((ref * g).sum(), list(paper.parameters()))
+    assert torch.equal(ours, ref)
+    assert all(torch.equal(a, b) for a, b in zip(grads_ours, grads_ref))
