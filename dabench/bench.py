@@ -7,7 +7,8 @@ For each method, in a fresh worker process (so that its peak memory is its own):
     the measured window: the time of a run stopped after ``warmup + steps`` steps minus that of the same run
     stopped after ``warmup`` steps, so start-up costs cancel;
 (b) **compute** — the same method's ``update`` on batches already in memory (no data path at all);
-(c) **ratio** a / b: 1.0 means the loop costs nothing beyond the network;
+(c) **ratio** a / b: 1.0 means the loop costs nothing beyond the network (a and b are timed in turn within
+    each repeat; the ratio is the median of the per-repeat ratios);
 (d) **eval** — ``predict`` throughput over the target test split, as the evaluator runs it;
 (e) **peak RSS** of the worker (data, model, optimiser states, activations).
 
@@ -266,11 +267,14 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         row.update(conventional_comparison(args.task, data, device, args.steps, args.warmup, args.repeats,
                                            args.workers))
     else:
-        row["compute"] = compute_throughput(args.method, args.task, data, device, args.steps, args.warmup,
-                                            args.repeats)
-        row["loop"] = loop_throughput(args.method, args.task, data, device, args.steps, args.warmup, args.repeats)
+        # (a) and (b) in turn within each repeat, so a slow spell of a shared machine hits both alike
+        loop, compute = [], []
+        for _ in range(args.repeats):
+            compute.append(compute_throughput(args.method, args.task, data, device, args.steps, args.warmup, 1))
+            loop.append(loop_throughput(args.method, args.task, data, device, args.steps, args.warmup, 1))
+        row["compute"], row["loop"] = _median_rate(compute), _median_rate(loop)
+        row["ratio"] = _median_rate([a / b for a, b in zip(loop, compute)])
         row["eval"] = eval_throughput(args.method, args.task, data, device, args.repeats)
-        row["ratio"] = row["loop"] / row["compute"]
     row["peak_rss_mb"] = peak_rss_mb()
     if device.type == "cuda":
         row["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
@@ -332,7 +336,8 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, args
                      f"{r['eval']:.0f} | {r['peak_rss_mb']:.0f} MiB |")
     lines += ["", "(a) through `dabench.train.train` (sampling, uint8 → float conversion of whole batches, the "
               "update, logging), evaluation and checkpoints outside the window; (b) the same `update` on "
-              "batches already in memory; (d) `predict` over the target test split in batches of 1,000 under "
+              "batches already in memory, timed in turn with (a) within each repeat; (c) the median of the per-repeat "
+              "ratios; (d) `predict` over the target test split in batches of 1,000 under "
               "`torch.inference_mode` (pixel-level methods include their source classifier); (e) the peak "
               "resident memory of the worker process that measured the method."]
     if conventional is not None:
@@ -388,7 +393,7 @@ def cmd_bench(args) -> int:
         _say(f"bench {REFERENCE_METHOD} fed by a PIL DataLoader pipeline ...")
         conventional = _run_worker(REFERENCE_METHOD, args, conventional=True)
         for w, rate in conventional["conventional"].items():
-            _say(f"  conventional, {w} workers per domain: {rate:.0f} img/s "
+            _say(f"  conventional, {w} worker(s) per domain: {rate:.0f} img/s "
                  f"(dabench {conventional['speedup'][w]:.2f}x)")
     command = "dabench bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "dabench bench"
     text = render(rows, conventional, args, machine(), command.strip())
