@@ -35,3 +35,11 @@ def test_report_has_one_row_per_method_and_the_conventional_comparison():
     assert "| dabench loop (a) | 2100 | – |" in text and "Test CPU, 2 cores" in text
     assert "main process (0 workers) | 1000 | 2.00× |" in text and "2 workers per domain | 800 | 2.50× |" in text
     assert "fastest conventional setting (0 workers per domain): **2.00×**" in text
+
+
+def test_bench_rejects_a_negative_worker_count_with_a_one_line_usage_error(capsys):
+    from dabench.cli import main
+
+    assert main(["bench", "--methods", "dann", "--workers", "1", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--workers" in err[0] and "-1" in err[0]
