@@ -433,9 +433,23 @@ def task_header(task: str) -> str:
     return f"{task}<br>{TASK_NAMES[task]}" if task in TASK_NAMES else task
 
 
-def variant_labels(runs: list[Run], cell: Callable[[Run], tuple]) -> dict[tuple, str]:
+def variant_labels(runs: list[Run], cell: Callable[[Run], tuple],
+                   scope: Callable[[Run], Any] | None = None) -> dict[tuple, str]:
     """Run key → a label of what sets its configuration apart from the other runs of the same cell ('' when the
-    cell holds one configuration)."""
+    cell holds one configuration).
+
+    With ``scope`` (e.g. the method), the configuration most runs of a scope share is its main one: in a cell
+    with several configurations, the main one keeps the empty label, so its runs stay in the scope's main row
+    beside the other tasks' runs of the same configuration (ties: the first canonical signature in sort order).
+    """
+    main: dict[Any, str] = {}
+    if scope is not None:
+        counts: dict[Any, dict[str, int]] = {}
+        for run in runs:
+            sig = _canon(run.signature)
+            counts.setdefault(scope(run), {}).setdefault(sig, 0)
+            counts[scope(run)][sig] += 1
+        main = {k: min(c, key=lambda sig: (-c[sig], sig)) for k, c in counts.items()}
     by_cell: dict[tuple, list[Run]] = {}
     for run in runs:
         by_cell.setdefault(cell(run), []).append(run)
@@ -447,6 +461,9 @@ def variant_labels(runs: list[Run], cell: Callable[[Run], tuple]) -> dict[tuple,
         first = [k for k in ("steps", "preset") if k in differ]
         differ = first + [k for k in differ if k not in first]
         for run, sig in zip(members, sigs):
+            if scope is not None and differ and _canon(sig) == main[scope(run)]:
+                labels[run.key] = ""
+                continue
             parts = [f"{k}={_show(sig[k]) if k in sig else '(unset)'}" for k in differ[:3]]
             if len(differ) > 3:
                 parts.append(f"+{len(differ) - 3} more")
@@ -985,7 +1002,7 @@ def build(roots: list[str], out_dir: Path | None, *, notes: dict | None = None,
                        and r.kind == "classification" and r.at_table1_setting(skip=ab.knobs)
                        and _column_of(ab, r) is not None}
         unplaced += [r.path for r in members if not r.at_table1_setting() and r.key not in in_ablation]
-        ctx = Context(group, main, variant_labels(main, lambda r: (r.method, r.task)), notes,
+        ctx = Context(group, main, variant_labels(main, lambda r: (r.method, r.task), lambda r: r.method), notes,
                       None if out_dir is None else Path(out_dir) / FIGURES, group.slug, used_notes)
         lines += [f"## {group.title}", ""] + _group_preamble(group, members, sizes)
         for i, rule in enumerate(selections):
