@@ -52,27 +52,21 @@ def _median_rate(samples: list[float]) -> float:
     return float(statistics.median(samples))
 
 
-def loop_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
-                    repeats: int) -> float:
-    """(a) images/s through the training loop: T(warmup + steps) − T(warmup), median over ``repeats``."""
+def loop_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int) -> float:
+    """(a) images/s through the training loop: T(warmup + steps) − T(warmup), one measurement (start-up cancels)."""
     from dabench.config import RunConfig, resolve
     from dabench.train import train
 
-    rates = []
+    times = {}
     with tempfile.TemporaryDirectory(prefix="dabench-bench-") as tmp:
-        for rep in range(repeats):
-            times = {}
-            for n in (warmup, warmup + steps):
-                total = warmup + steps + 1  # never the last step: no final evaluation in the window
-                config = RunConfig(method, task, seed=0, steps=total, eval_every=10 * total,
-                                   checkpoint_every=10 * total)
-                resolved = resolve(config, data.kind)
-                t0 = time.perf_counter()
-                train(resolved, data.task_data, Path(tmp) / f"r{rep}_{n}", device, progress=False, stop_after=n)
-                times[n] = time.perf_counter() - t0
-            batch = resolved.hparams["batch_size"]
-            rates.append(2 * batch * steps / (times[warmup + steps] - times[warmup]))
-    return _median_rate(rates)
+        for n in (warmup, warmup + steps):
+            total = warmup + steps + 1  # never the last step: no final evaluation in the window
+            config = RunConfig(method, task, seed=0, steps=total, eval_every=10 * total, checkpoint_every=10 * total)
+            resolved = resolve(config, data.kind)
+            t0 = time.perf_counter()
+            train(resolved, data.task_data, Path(tmp) / f"n{n}", device, progress=False, stop_after=n)
+            times[n] = time.perf_counter() - t0
+    return 2 * resolved.hparams["batch_size"] * steps / (times[warmup + steps] - times[warmup])
 
 
 def _build(method: str, task: str, data, device: torch.device, with_classifier: bool = False,
@@ -113,30 +107,27 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def compute_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
-                       repeats: int) -> float:
-    """(b) images/s of ``update`` alone on batches already in memory (cycled), median over ``repeats``."""
+def compute_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int) -> float:
+    """(b) images/s of ``update`` alone on batches already in memory (cycled), one measurement after warm-up."""
     model, resolved = _build(method, task, data, device)
     model.train()
     batch = resolved.hparams["batch_size"]
     batches = _batches(data, batch, device, min(steps, 16), model.CHANNELS_LAST)
     oracle = resolved.method_cls.ORACLE
+    total = warmup + steps
 
-    def step(k: int, total: int) -> None:
+    def step(k: int) -> None:
         x_s, y_s, x_t, y_t = batches[k % len(batches)]
         model.update(x_s, y_s, x_t, k / total, **({"y_tgt": y_t} if oracle else {}))
 
     for k in range(warmup):
-        step(k, warmup + steps * repeats)
-    rates = []
-    for rep in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        for k in range(steps):
-            step(warmup + rep * steps + k, warmup + steps * repeats)
-        _sync(device)
-        rates.append(2 * batch * steps / (time.perf_counter() - t0))
-    return _median_rate(rates)
+        step(k)
+    _sync(device)
+    t0 = time.perf_counter()
+    for k in range(warmup, total):
+        step(k)
+    _sync(device)
+    return 2 * batch * steps / (time.perf_counter() - t0)
 
 
 def eval_throughput(method: str, task: str, data, device: torch.device, repeats: int) -> float:
@@ -226,7 +217,7 @@ def conventional_comparison(task: str, data, device: torch.device, steps: int, w
         run(w, warmup)
     loop, conv = [], {w: [] for w in workers}
     for _ in range(repeats):
-        loop.append(loop_throughput(REFERENCE_METHOD, task, data, device, steps, warmup, 1))
+        loop.append(loop_throughput(REFERENCE_METHOD, task, data, device, steps, warmup))
         for w in workers:
             conv[w].append(run(w, steps))
     return {"loop": _median_rate(loop),
@@ -270,8 +261,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         # (a) and (b) in turn within each repeat, so a slow spell of a shared machine hits both alike
         loop, compute = [], []
         for _ in range(args.repeats):
-            compute.append(compute_throughput(args.method, args.task, data, device, args.steps, args.warmup, 1))
-            loop.append(loop_throughput(args.method, args.task, data, device, args.steps, args.warmup, 1))
+            compute.append(compute_throughput(args.method, args.task, data, device, args.steps, args.warmup))
+            loop.append(loop_throughput(args.method, args.task, data, device, args.steps, args.warmup))
         row["compute"], row["loop"] = _median_rate(compute), _median_rate(loop)
         row["ratio"] = _median_rate([a / b for a, b in zip(loop, compute)])
         row["eval"] = eval_throughput(args.method, args.task, data, device, args.repeats)

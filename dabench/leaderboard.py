@@ -444,11 +444,9 @@ def variant_labels(runs: list[Run], cell: Callable[[Run], tuple],
     """
     main: dict[Any, str] = {}
     if scope is not None:
-        counts: dict[Any, dict[str, int]] = {}
+        counts: dict[Any, Counter] = {}
         for run in runs:
-            sig = _canon(run.signature)
-            counts.setdefault(scope(run), {}).setdefault(sig, 0)
-            counts[scope(run)][sig] += 1
+            counts.setdefault(scope(run), Counter())[_canon(run.signature)] += 1
         main = {k: min(c, key=lambda sig: (-c[sig], sig)) for k, c in counts.items()}
     by_cell: dict[tuple, list[Run]] = {}
     for run in runs:
