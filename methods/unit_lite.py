@@ -261,7 +261,31 @@ class UNITLite(Method):
             loss_g = loss_g + hp["cyc_w"] * loss_cyc + hp["cyc_kl_w"] * loss_cyc_kl
             losses.update(loss_cyc=loss_cyc.item(), loss_cyc_kl=loss_cyc_kl.item())
         self._descend("gen", loss_g, list(self.generator.parameters()))
+        losses.update(self.diagnostics(x_a, y_src, out))
         return losses
+
+    @torch.no_grad()
+    def diagnostics(self, x_a: torch.Tensor, y_a: torch.Tensor, out: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Label-free checks of the translation (no target label is used), logged to metrics.jsonl:
+
+        * ``rec_px`` / ``meanimg_px``: per-pixel squared error on the [0, 1] scale of the source reconstruction
+          x_aa and of the batch's mean image (reconstruction has learnt something once the first is below the
+          second);
+        * ``cyc_acc``: the source classifier's accuracy on x_a → G_b(μ_a) → G_a(μ_b(·)), i.e. the prediction
+          path E_b → G_a applied to translated *source* images, in test mode, scored with source labels (only
+          when the source classifier is attached, as in training).
+        """
+        px = lambda a, b: float(((a - b) / 2.0).pow(2).mean())  # noqa: E731  ([−1, 1] errors on the [0, 1] scale)
+        diag = {"rec_px": px(out["x_aa"], x_a), "meanimg_px": px(x_a.mean(0, keepdim=True), x_a)}
+        classifier = self.__dict__.get("source_classifier")
+        if classifier is not None and y_a is not None and self.discriminator.cls_head is not None:
+            was_training = self.generator.training
+            self.generator.eval()  # the test-time path (BatchNorm running statistics, left untouched)
+            mu_a, _ = self.generator.encode(x_a, None)
+            x_ab = (self.generator.decode(mu_a, 1) + 1.0) / 2.0
+            diag["cyc_acc"] = float((classifier.predict(self.translate(x_ab)).argmax(1) == y_a).float().mean())
+            self.generator.train(was_training)
+        return diag
 
     def cycle_losses(self, x_a: torch.Tensor, x_b: torch.Tensor,
                      out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -236,3 +236,19 @@ def test_unit_trains_and_translates_on_a_label_free_translation_task():
     assert losses["loss_cls"] == 0.0 and all(torch.isfinite(torch.tensor(v)) for v in losses.values())
     with torch.no_grad():
         assert unit.eval().translate(x_t).shape == x_t.shape and unit.extra_eval(x_t) == {}
+
+
+def test_unit_logs_label_free_translation_diagnostics_without_touching_its_batchnorm_statistics(toy_data):
+    unit = build("unit-lite", gen_ch=4, dis_ch=4, batch_size=8)
+    unit.attach_source_classifier(build("source-only"))
+    x_s, x_t = to_float(toy_data.src_train.x[:8], 3), to_float(toy_data.tgt_train.x[:8], 3)
+    y_s = toy_data.src_train.y[:8]
+    unit.train()
+    out = unit.update(x_s, y_s, x_t, 0.0)
+    assert 0.0 <= out["cyc_acc"] <= 1.0 and out["rec_px"] > 0.0 and out["meanimg_px"] > 0.0
+    assert unit.generator.training  # back in training mode after the test-mode check
+    # the check alone leaves BatchNorm's running statistics as they were
+    stats = [b.clone() for b in unit.generator.buffers()]
+    diag = unit.diagnostics(x_s * 2 - 1, y_s, {"x_aa": x_s * 2 - 1})
+    assert diag["rec_px"] == 0.0 and "cyc_acc" in diag
+    assert all(torch.equal(a, b) for a, b in zip(stats, unit.generator.buffers()))
