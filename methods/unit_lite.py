@@ -65,13 +65,15 @@ its 1,000-step runs scored 8–16 % on every task. Probes of 300 steps, ``cyc_w`
     1e-3   1e-3   0.069   0.25   (step 270)
     1e-3   1e-1   0.030   0.78
 
-Above ``ll_w`` 1e-2 the 2e-4 curves coincide step for step (Adam normalises the gradient scale away once
-reconstruction dominates the generator's loss), so the pace is the optimiser's; the larger step size alone
+At 2e-4 the curves for ``ll_w`` 0.1 and 1 coincide step for step (Adam normalises the gradient scale away
+once reconstruction dominates the generator's loss), so the pace is the optimiser's; the larger step size alone
 leaves the adversarial terms in charge. Both together reconstruct and keep the content through the cycle:
 ``lr`` 1e-3 and ``ll_w`` = ``cyc_w`` = 0.1 are the defaults (``--set lr=2e-4 --set ll_w=1e-3 --set
 cyc_w=1e-3`` restores the released values). The released discriminator dropout (0.1, 0.3, 0.5, 0.5) keeps
 the class head ``unit_cls`` near chance at this width (dis_ch 8): trained alone on MNIST for 150 steps its
 cross-entropy stays at 2.5 with the dropout and falls to 0.68 without; it is kept, as released.
+With these defaults, 1,000 steps on MNIST→USPS end at ``cyc_acc`` 0.88–0.93 and a target accuracy of
+71.8 ± 2.8 % over seeds 0–2 (source only: 80.7 ± 2.7; leaderboard/README.md has every task).
 """
 from __future__ import annotations
 
