@@ -108,6 +108,11 @@ def classifier_net(backbone: str, channels: int, size: int, num_classes: int) ->
     return TimmNet(backbone, channels, size, num_classes)
 
 
+def pixel_mse(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Per-pixel squared error of two image batches in [−1, 1], on the [0, 1] scale (a logged diagnostic)."""
+    return float(((a - b) / 2.0).pow(2).mean())
+
+
 def mlp(dims: list[int], dropout: float = 0.0) -> nn.Sequential:
     """Linear layers with ReLU (and optional dropout) between them, none after the last."""
     layers: list[nn.Module] = []

@@ -76,7 +76,8 @@ from dabench.cdlm_figures import write_cdlm_figures
 from dabench.hparams import HP, choice, log_uniform, uniform
 from dabench.method import Method, TaskSpec
 from dabench.registry import METHODS
-from dabench.methods._nets import dann_lambda, grad_reverse, mlp, unit_decoder_layers, unit_encoder_layers
+from dabench.methods._nets import (dann_lambda, grad_reverse, mlp, pixel_mse, unit_decoder_layers,
+                                   unit_encoder_layers)
 
 #: which trunk layer feeds h′ (Table 3's Conv4 / Conv5 / Conv_last are the last three convolutions; in the
 #: four-layer UNIT digit trunk these are E2, E3, E4)
@@ -332,14 +333,13 @@ class CDLM(Method):
     def diagnostics(self, t: dict[str, torch.Tensor], terms: dict[str, torch.Tensor]) -> dict[str, float]:
         """Scalars for metrics.jsonl: losses, per-pixel errors in [0, 1] units, h statistics, Ξ's accuracy."""
         x_s = t["x_s"]
-        px = lambda a, b: float(((a - b) / 2.0).pow(2).mean())  # noqa: E731  (per-pixel MSE on the [0,1] scale)
         disc_acc = ((terms["logits"] > 0).float() == terms["labels"]).float().mean()
         return {
             "loss_rec": float(terms["rec"]), "loss_kl": float(terms["kl"]), "loss_adv": float(terms["adv"]),
             "lc_s": float(terms["lc_s"]), "lc_t": float(terms["lc_t"]), "loss_lc": float(terms["lc"]),
-            "rec_px": px(t["x_hat_st"], x_s),
-            "gen_px": px(t["x_tilde_s"], x_s),
-            "meanimg_px": px(x_s.mean(0, keepdim=True), x_s),
+            "rec_px": pixel_mse(t["x_hat_st"], x_s),
+            "gen_px": pixel_mse(t["x_tilde_s"], x_s),
+            "meanimg_px": pixel_mse(x_s.mean(0, keepdim=True), x_s),
             "h_var_s": float(t["h_s"].var(0).mean()), "h_var_t": float(t["h_t"].var(0).mean()),
             "h_mean": float(torch.cat([t["h_s"], t["h_t"]]).mean()),
             "sigma_s": float(torch.exp(0.5 * t["logvar_s"]).mean()),

@@ -84,7 +84,7 @@ from torch import nn
 from dabench.hparams import HP, log_uniform
 from dabench.method import Method, TaskSpec
 from dabench.registry import METHODS
-from dabench.methods._nets import unit_decoder_layers, unit_encoder_layers
+from dabench.methods._nets import pixel_mse, unit_decoder_layers, unit_encoder_layers
 
 #: decoder layers shared between the two domains (the rest are each domain's tail)
 SHARED_DECODER_LAYERS = 3
@@ -294,8 +294,7 @@ class UNITLite(Method):
           path E_b → G_a applied to translated *source* images, in test mode, scored with source labels (only
           when the source classifier is attached, as in training).
         """
-        px = lambda a, b: float(((a - b) / 2.0).pow(2).mean())  # noqa: E731  ([−1, 1] errors on the [0, 1] scale)
-        diag = {"rec_px": px(out["x_aa"], x_a), "meanimg_px": px(x_a.mean(0, keepdim=True), x_a)}
+        diag = {"rec_px": pixel_mse(out["x_aa"], x_a), "meanimg_px": pixel_mse(x_a.mean(0, keepdim=True), x_a)}
         classifier = self.__dict__.get("source_classifier")
         if classifier is not None and y_a is not None and self.discriminator.cls_head is not None:
             was_training = self.generator.training
