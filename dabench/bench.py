@@ -17,7 +17,9 @@ each is the median of ``repeats`` measurements after a warm-up. For DANN, (f) **
 network and batch from a torchvision-style pipeline — a ``Dataset`` that turns each stored image into a PIL
 image and then a tensor (``ToTensor``), read through two shuffling ``DataLoader``s — the reference a user
 would otherwise have — at each ``--workers`` count, timed in turn with a fresh measurement of (a) inside
-every repeat, so a slow spell of a shared machine cannot favour either side.
+every repeat, so a slow spell of a shared machine cannot favour either side. The same repeats time DANN's
+update alone on in-memory batches in the loop's memory format and in the default one, so the report can split
+each pipeline's step into its update and its data path.
 
 The report is a markdown table (``leaderboard/performance.md`` by default) naming the machine. Timings live
 here, never in the test suite.
@@ -107,12 +109,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def compute_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int) -> float:
-    """(b) images/s of ``update`` alone on batches already in memory (cycled), one measurement after warm-up."""
-    model, resolved = _build(method, task, data, device)
+def compute_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
+                       default_format: bool = False) -> float:
+    """(b) images/s of ``update`` alone on batches already in memory (cycled), one measurement after warm-up.
+
+    ``default_format``: network and batches in PyTorch's default memory format, as the conventional pipeline
+    feeds them, instead of channels-last where the method uses it.
+    """
+    model, resolved = _build(method, task, data, device, conventional=default_format)
     model.train()
     batch = resolved.hparams["batch_size"]
-    batches = _batches(data, batch, device, min(steps, 16), model.CHANNELS_LAST)
+    batches = _batches(data, batch, device, min(steps, 16), model.CHANNELS_LAST and not default_format)
     oracle = resolved.method_cls.ORACLE
     total = warmup + steps
 
@@ -192,7 +199,10 @@ def conventional_comparison(task: str, data, device: torch.device, steps: int, w
 
     The measurements are interleaved — each repeat times the loop, then every conventional variant — so
     that a slow spell of a shared machine hits all of them alike; the speed-up is the median of the
-    per-repeat ratios. Returns ``{"loop": img/s, "conventional": {workers: img/s}, "speedup": {workers: x}}``.
+    per-repeat ratios. Each repeat also times the update alone on batches in memory, in the loop's memory
+    format and in the default one, which splits each pipeline's step into update and data path. Returns
+    ``{"batch": B, "loop": img/s, "compute": {"loop_format" | "default_format": img/s},
+    "conventional": {workers: img/s}, "speedup": {workers: x}}``.
     """
     model, resolved = _build(REFERENCE_METHOD, task, data, device, conventional=True)
     model.train()
@@ -216,11 +226,16 @@ def conventional_comparison(task: str, data, device: torch.device, steps: int, w
     for w in workers:  # starts the workers and fills their queues
         run(w, warmup)
     loop, conv = [], {w: [] for w in workers}
+    compute = {"loop_format": [], "default_format": []}
     for _ in range(repeats):
         loop.append(loop_throughput(REFERENCE_METHOD, task, data, device, steps, warmup))
+        for fmt, rates in compute.items():
+            rates.append(compute_throughput(REFERENCE_METHOD, task, data, device, steps, warmup,
+                                            default_format=fmt == "default_format"))
         for w in workers:
             conv[w].append(run(w, steps))
-    return {"loop": _median_rate(loop),
+    return {"batch": batch, "loop": _median_rate(loop),
+            "compute": {fmt: _median_rate(r) for fmt, r in compute.items()},
             "conventional": {w: _median_rate(r) for w, r in conv.items()},
             "speedup": {w: _median_rate([a / b for a, b in zip(loop, r)]) for w, r in conv.items()}}
 
@@ -349,7 +364,29 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, args
                   f"loop and the conventional variants are timed in turn within each of the {args.repeats} "
                   "repeats (one process, so a slow spell of a shared machine hits them alike); a speed-up is "
                   "the median of the per-repeat ratios."]
+        lines += _time_split(conventional, best)
     return "\n".join(lines) + "\n"
+
+
+def _time_split(conventional: dict[str, Any], best: int) -> list[str]:
+    """Milliseconds per step of the reference method: each pipeline as its update plus its data path."""
+    batch = conventional["batch"]
+
+    def ms(rate: float) -> float:  # rounded as printed, so the sentence's differences match the table
+        return round(2 * batch / rate * 1000.0, 1)
+
+    loop, conv = ms(conventional["loop"]), ms({int(w): r for w, r in conventional["conventional"].items()}[best])
+    update_loop = ms(conventional["compute"]["loop_format"])
+    update_default = ms(conventional["compute"]["default_format"])
+    return ["", f"### Where a step goes ({batch} + {batch} images, milliseconds)", "",
+            "| | ms per step |", "|---|---|",
+            f"| dabench loop (a) | {loop:.1f} |",
+            f"| its update alone on batches in memory, in the loop's memory format | {update_loop:.1f} |",
+            f"| the same update in PyTorch's default memory format | {update_default:.1f} |",
+            f"| conventional pipeline, {best} workers per domain | {conv:.1f} |",
+            "", f"The loop adds {loop - update_loop:.1f} ms to its update; the conventional pipeline adds "
+            f"{conv - update_default:.1f} ms of data path to an update that takes {update_default:.1f} ms in the "
+            "default memory format. Each figure is the median of its own measurements."]
 
 
 def cmd_bench(args) -> int:
