@@ -4,8 +4,8 @@ For each method, in a fresh worker process (so that its peak memory is its own):
 
 (a) **loop** — training throughput through :func:`dabench.train.train` itself (index sampling, uint8 → float
     batch conversion, the update, loss logging, the progress bookkeeping), evaluation and checkpoints out of
-    the measured window: the time of a run stopped after ``warmup + steps`` steps minus that of the same run
-    stopped after ``warmup`` steps, so start-up costs cancel;
+    the measured window: the clock is read at the end of every step of one run, and the window runs from the
+    end of step ``warmup`` to the end of step ``warmup + steps``, so start-up costs stay outside it;
 (b) **compute** — the same method's ``update`` on batches already in memory (no data path at all);
 (c) **ratio** a / b: 1.0 means the loop costs nothing beyond the network (a and b are timed in turn within
     each repeat; the ratio is the median of the per-repeat ratios);
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -55,20 +56,25 @@ def _median_rate(samples: list[float]) -> float:
 
 
 def loop_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int) -> float:
-    """(a) images/s through the training loop: T(warmup + steps) − T(warmup), one measurement (start-up cancels)."""
+    """(a) images/s through the training loop, one measurement: the clock is read at the end of every step of
+    one run and the window runs from the end of step ``warmup`` to the end of step ``warmup + steps``, so
+    start-up costs stay outside it (as do evaluation and checkpoints, scheduled after the window)."""
     from dabench.config import RunConfig, resolve
     from dabench.train import train
 
-    times = {}
+    total = warmup + steps + 1  # never the last step: no final evaluation in the window
+    config = RunConfig(method, task, seed=0, steps=total, eval_every=10 * total, checkpoint_every=10 * total)
+    resolved = resolve(config, data.kind)
+    ends: dict[int, float] = {}
+
+    def clock(done_steps: int) -> None:
+        _sync(device)
+        ends[done_steps] = time.perf_counter()
+
     with tempfile.TemporaryDirectory(prefix="dabench-bench-") as tmp:
-        for n in (warmup, warmup + steps):
-            total = warmup + steps + 1  # never the last step: no final evaluation in the window
-            config = RunConfig(method, task, seed=0, steps=total, eval_every=10 * total, checkpoint_every=10 * total)
-            resolved = resolve(config, data.kind)
-            t0 = time.perf_counter()
-            train(resolved, data.task_data, Path(tmp) / f"n{n}", device, progress=False, stop_after=n)
-            times[n] = time.perf_counter() - t0
-    return 2 * resolved.hparams["batch_size"] * steps / (times[warmup + steps] - times[warmup])
+        train(resolved, data.task_data, Path(tmp) / "run", device, progress=False, stop_after=warmup + steps,
+              on_step=clock)
+    return 2 * resolved.hparams["batch_size"] * steps / (ends[warmup + steps] - ends[warmup])
 
 
 def _build(method: str, task: str, data, device: torch.device, with_classifier: bool = False,
@@ -269,15 +275,17 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     if device.type == "cuda":
         data.task_data = data.task_data.to(device)
     row: dict[str, Any] = {"method": args.method, "device": str(device), "data": data.kind}
+    steps = window_steps(args.method, args.task, data, device, args.steps, args.warmup, args.min_seconds)
+    row["steps"] = steps
     if args.conventional:
-        row.update(conventional_comparison(args.task, data, device, args.steps, args.warmup, args.repeats,
+        row.update(conventional_comparison(args.task, data, device, steps, args.warmup, args.repeats,
                                            args.workers))
     else:
         # (a) and (b) in turn within each repeat, so a slow spell of a shared machine hits both alike
         loop, compute = [], []
         for _ in range(args.repeats):
-            compute.append(compute_throughput(args.method, args.task, data, device, args.steps, args.warmup))
-            loop.append(loop_throughput(args.method, args.task, data, device, args.steps, args.warmup))
+            compute.append(compute_throughput(args.method, args.task, data, device, steps, args.warmup))
+            loop.append(loop_throughput(args.method, args.task, data, device, steps, args.warmup))
         row["compute"], row["loop"] = _median_rate(compute), _median_rate(loop)
         row["ratio"] = _median_rate([a / b for a, b in zip(loop, compute)])
         row["eval"] = eval_throughput(args.method, args.task, data, device, args.repeats)
@@ -287,10 +295,22 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
+def window_steps(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
+                 min_seconds: float) -> int:
+    """Steps per measurement: at least ``steps``, and enough that a window lasts ``min_seconds`` at the pace of
+    one calibrating measurement of (b) — a fast method's 30 steps take a third of a second, where the noise of a
+    shared machine would swamp the few percent the loop may add."""
+    from dabench.config import RunConfig, resolve
+
+    batch = resolve(RunConfig(method, task), data.kind).hparams["batch_size"]
+    rate = compute_throughput(method, task, data, device, steps, warmup)  # images per second
+    return max(steps, math.ceil(min_seconds * rate / (2 * batch)))
+
+
 def _run_worker(method: str, args, conventional: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "dabench.bench", "--worker", "--method", method, "--task", args.task,
            "--device", args.device, "--data", args.data, "--steps", str(args.steps), "--warmup", str(args.warmup),
-           "--repeats", str(args.repeats), "--workers", *map(str, args.workers)]
+           "--min-seconds", str(args.min_seconds), "--repeats", str(args.repeats), "--workers", *map(str, args.workers)]
     if conventional:
         cmd.append("--conventional")
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -331,15 +351,17 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, args
         + (f", GPU {info['gpu']}" if "gpu" in info and dev.startswith("cuda") else "")
         + f"; torch {info['torch']}, Python {info['python']}.",
         f"Task `{args.task}` ({rows[0]['data'] if rows else args.data} data); each throughput is the median of "
-        f"{args.repeats} measurements of {args.steps} steps after {args.warmup} warm-up steps, in images per "
-        "second counting source and target images (a step of batch B is 2B images).",
+        f"{args.repeats} measurements after {args.warmup} warm-up steps, each of at least {args.steps} steps and "
+        f"at least {args.min_seconds:g} s (the steps column), in images per second counting source and target "
+        "images (a step of batch B is 2B images).",
         "",
-        "| method | batch | (a) loop img/s | (b) compute img/s | (c) ratio a/b | (d) eval img/s | (e) peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        "| method | batch | steps | (a) loop img/s | (b) compute img/s | (c) ratio a/b | (d) eval img/s | "
+        "(e) peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['batch']} | {r['loop']:.0f} | {r['compute']:.0f} | {r['ratio']:.3f} | "
-                     f"{r['eval']:.0f} | {r['peak_rss_mb']:.0f} MiB |")
+        lines.append(f"| {r['method']} | {r['batch']} | {r['steps']} | {r['loop']:.0f} | {r['compute']:.0f} | "
+                     f"{r['ratio']:.3f} | {r['eval']:.0f} | {r['peak_rss_mb']:.0f} MiB |")
     lines += ["", "(a) through `dabench.train.train` (sampling, uint8 → float conversion of whole batches, the "
               "update, logging), evaluation and checkpoints outside the window; (b) the same `update` on "
               "batches already in memory, timed in turn with (a) within each repeat; (c) the median of the per-repeat "
@@ -402,6 +424,8 @@ def cmd_bench(args) -> int:
             METHODS.get(m)
     except UnknownKeyError as err:
         raise UsageError(str(err)) from None
+    if not args.min_seconds >= 0:
+        raise UsageError(f"--min-seconds takes a duration >= 0 in seconds; got {args.min_seconds}")
     for name, value in (("--steps", args.steps), ("--repeats", args.repeats), ("--warmup", args.warmup)):
         if value < 1:
             raise UsageError(f"{name} must be a positive integer; got {value}")
@@ -435,7 +459,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default=DEFAULT_TASK, help=f"task whose data feed the runs (default {DEFAULT_TASK})")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device (default cpu)")
     p.add_argument("--data", default="auto", help="auto, full or embedded (as for dabench run)")
-    p.add_argument("--steps", type=int, default=30, help="steps per measurement (default 30)")
+    p.add_argument("--steps", type=int, default=30, help="fewest steps per measurement (default 30)")
+    p.add_argument("--min-seconds", type=float, default=2.0,
+                   help="more steps for fast methods, so that each measurement lasts this long (default 2)")
     p.add_argument("--warmup", type=int, default=5, help="warm-up steps before measuring (default 5)")
     p.add_argument("--repeats", type=int, default=3, help="measurements per quantity; the median is kept")
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2],

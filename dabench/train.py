@@ -177,7 +177,13 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     classifier=None,
+    on_step=None,
 ) -> dict[str, Any]:
+    """Train ``resolved`` on ``data`` into ``run_dir`` (resuming from its checkpoint) and finish the run.
+
+    ``on_step(done_steps)``, when given, is called at the end of every step (``dabench bench`` times the loop
+    with it, start-up excluded); ``stop_after`` stops as if killed after that many steps of this call.
+    """
     cfg = resolved.config
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "config.json").exists():
@@ -262,6 +268,8 @@ def train(
                 "loss_sums": sums,
                 "loss_count": count,
             })
+        if on_step is not None:
+            on_step(done_steps)
         if stop_after is not None and done_steps - start >= stop_after and done_steps < steps:
             bar.close()
             return {"stopped_at": done_steps}
