@@ -3,12 +3,13 @@
 For each method, in a fresh worker process (so that its peak memory is its own):
 
 (a) **loop** — training throughput through :func:`dabench.train.train` itself (index sampling, uint8 → float
-    batch conversion, the update, loss logging, the progress bookkeeping), evaluation and checkpoints out of
-    the measured window: the clock is read at the end of every step of one run, and the window runs from the
-    end of step ``warmup`` to the end of step ``warmup + steps``, so start-up costs stay outside it;
-(b) **compute** — the same method's ``update`` on batches already in memory (no data path at all);
-(c) **ratio** a / b: 1.0 means the loop costs nothing beyond the network (a and b are timed in turn within
-    each repeat; the ratio is the median of the per-repeat ratios);
+    batch conversion, the update, loss logging, the progress bookkeeping), start-up, evaluation and
+    checkpoints out of the measured window;
+(b) **compute** — the same method's ``update`` on batches already in memory (no data path at all), timed in
+    the same run: after each loop step of the window a hook times one extra update of the same model, so (a)
+    and (b) alternate step by step and a slow spell of a shared machine hits both alike;
+(c) **ratio** a / b: 1.0 means the loop costs nothing beyond the network (the median of the per-repeat
+    ratios);
 (d) **eval** — ``predict`` throughput over the target test split, as the evaluator runs it;
 (e) **peak RSS** of the worker (data, model, optimiser states, activations).
 
@@ -55,26 +56,44 @@ def _median_rate(samples: list[float]) -> float:
     return float(statistics.median(samples))
 
 
-def loop_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int) -> float:
-    """(a) images/s through the training loop, one measurement: the clock is read at the end of every step of
-    one run and the window runs from the end of step ``warmup`` to the end of step ``warmup + steps``, so
-    start-up costs stay outside it (as do evaluation and checkpoints, scheduled after the window)."""
+def loop_and_compute(method: str, task: str, data, device: torch.device, steps: int,
+                     warmup: int) -> tuple[float, float]:
+    """(a) and (b), images/s, from one run in which they alternate step by step, so that the noise of a shared
+    machine hits both alike.
+
+    The run goes through :func:`dabench.train.train`; at the end of each loop step in the window, the hook times
+    one extra ``update`` of the same model on a batch already in memory (b) and restarts the loop's clock when
+    it is done, so each loop step (a) is timed from the end of the hook to the end of the step. The window holds
+    ``steps`` of each after ``warmup`` loop steps; start-up, evaluation and checkpoints stay outside it.
+    """
     from dabench.config import RunConfig, resolve
     from dabench.train import train
 
     total = warmup + steps + 1  # never the last step: no final evaluation in the window
     config = RunConfig(method, task, seed=0, steps=total, eval_every=10 * total, checkpoint_every=10 * total)
     resolved = resolve(config, data.kind)
-    ends: dict[int, float] = {}
+    batch = resolved.hparams["batch_size"]
+    batches = _batches(data, batch, device, min(steps, 16), resolved.method_cls.CHANNELS_LAST)
+    oracle = resolved.method_cls.ORACLE
+    spent = {"loop": 0.0, "compute": 0.0}
+    clock = {"resumed": 0.0}
 
-    def clock(done_steps: int) -> None:
+    def hook(done_steps: int, model) -> None:
         _sync(device)
-        ends[done_steps] = time.perf_counter()
+        ended = time.perf_counter()
+        if done_steps > warmup:
+            spent["loop"] += ended - clock["resumed"]
+        if done_steps < warmup + steps and done_steps >= warmup:
+            x_s, y_s, x_t, y_t = batches[done_steps % len(batches)]
+            model.update(x_s, y_s, x_t, done_steps / total, **({"y_tgt": y_t} if oracle else {}))
+            _sync(device)
+            spent["compute"] += time.perf_counter() - ended
+        clock["resumed"] = time.perf_counter()
 
     with tempfile.TemporaryDirectory(prefix="dabench-bench-") as tmp:
         train(resolved, data.task_data, Path(tmp) / "run", device, progress=False, stop_after=warmup + steps,
-              on_step=clock)
-    return 2 * resolved.hparams["batch_size"] * steps / (ends[warmup + steps] - ends[warmup])
+              on_step=hook)
+    return 2 * batch * steps / spent["loop"], 2 * batch * steps / spent["compute"]
 
 
 def _build(method: str, task: str, data, device: torch.device, with_classifier: bool = False,
@@ -234,10 +253,11 @@ def conventional_comparison(task: str, data, device: torch.device, steps: int, w
     loop, conv = [], {w: [] for w in workers}
     compute = {"loop_format": [], "default_format": []}
     for _ in range(repeats):
-        loop.append(loop_throughput(REFERENCE_METHOD, task, data, device, steps, warmup))
-        for fmt, rates in compute.items():
-            rates.append(compute_throughput(REFERENCE_METHOD, task, data, device, steps, warmup,
-                                            default_format=fmt == "default_format"))
+        a, b = loop_and_compute(REFERENCE_METHOD, task, data, device, steps, warmup)
+        loop.append(a)
+        compute["loop_format"].append(b)
+        compute["default_format"].append(compute_throughput(REFERENCE_METHOD, task, data, device, steps, warmup,
+                                                            default_format=True))
         for w in workers:
             conv[w].append(run(w, steps))
     return {"batch": batch, "loop": _median_rate(loop),
@@ -281,11 +301,11 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         row.update(conventional_comparison(args.task, data, device, steps, args.warmup, args.repeats,
                                            args.workers))
     else:
-        # (a) and (b) in turn within each repeat, so a slow spell of a shared machine hits both alike
         loop, compute = [], []
         for _ in range(args.repeats):
-            compute.append(compute_throughput(args.method, args.task, data, device, steps, args.warmup))
-            loop.append(loop_throughput(args.method, args.task, data, device, steps, args.warmup))
+            a, b = loop_and_compute(args.method, args.task, data, device, steps, args.warmup)
+            loop.append(a)
+            compute.append(b)
         row["compute"], row["loop"] = _median_rate(compute), _median_rate(loop)
         row["ratio"] = _median_rate([a / b for a, b in zip(loop, compute)])
         row["eval"] = eval_throughput(args.method, args.task, data, device, args.repeats)
@@ -363,9 +383,9 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, args
         lines.append(f"| {r['method']} | {r['batch']} | {r['steps']} | {r['loop']:.0f} | {r['compute']:.0f} | "
                      f"{r['ratio']:.3f} | {r['eval']:.0f} | {r['peak_rss_mb']:.0f} MiB |")
     lines += ["", "(a) through `dabench.train.train` (sampling, uint8 → float conversion of whole batches, the "
-              "update, logging), evaluation and checkpoints outside the window; (b) the same `update` on "
-              "batches already in memory, timed in turn with (a) within each repeat; (c) the median of the per-repeat "
-              "ratios; (d) `predict` over the target test split in batches of 1,000 under "
+              "update, logging), start-up, evaluation and checkpoints outside the window; (b) the same `update` "
+              "of the same model on batches already in memory, timed in the same run, one extra update after each "
+              "loop step (so (a) and (b) alternate step by step); (c) the median of the per-repeat ratios; (d) `predict` over the target test split in batches of 1,000 under "
               "`torch.inference_mode` (pixel-level methods include their source classifier); (e) the peak "
               "resident memory of the worker process that measured the method."]
     if conventional is not None:

@@ -181,8 +181,8 @@ def train(
 ) -> dict[str, Any]:
     """Train ``resolved`` on ``data`` into ``run_dir`` (resuming from its checkpoint) and finish the run.
 
-    ``on_step(done_steps)``, when given, is called at the end of every step (``dabench bench`` times the loop
-    with it, start-up excluded); ``stop_after`` stops as if killed after that many steps of this call.
+    ``on_step(done_steps, method)``, when given, is called at the end of every step (``dabench bench`` times
+    the loop with it, start-up excluded); ``stop_after`` stops as if killed after that many steps of this call.
     """
     cfg = resolved.config
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -269,7 +269,7 @@ def train(
                 "loss_count": count,
             })
         if on_step is not None:
-            on_step(done_steps)
+            on_step(done_steps, method)
         if stop_after is not None and done_steps - start >= stop_after and done_steps < steps:
             bar.close()
             return {"stopped_at": done_steps}

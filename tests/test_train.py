@@ -52,11 +52,11 @@ def test_resume_after_interruption_gives_the_same_final_metrics(toy_data, tmp_pa
 def test_on_step_sees_every_step_of_this_call_in_order_and_changes_nothing(toy_data, tmp_path):
     seen = []
     train(toy_run("dann", toy_data), toy_data, tmp_path / "hooked", torch.device("cpu"), progress=False,
-          stop_after=7, on_step=seen.append)
+          stop_after=7, on_step=lambda k, method: seen.append(k))
     assert seen == list(range(1, 8))
     seen.clear()  # resumed from the checkpoint at step 5 (a kill loses steps 6 and 7): the hook counts on from 6
     train(toy_run("dann", toy_data), toy_data, tmp_path / "hooked", torch.device("cpu"), progress=False,
-          on_step=seen.append)
+          on_step=lambda k, method: seen.append(k))
     train(toy_run("dann", toy_data), toy_data, tmp_path / "plain", torch.device("cpu"), progress=False)
     assert seen == list(range(6, 21))
     assert metrics(tmp_path / "hooked") == metrics(tmp_path / "plain")
