@@ -83,7 +83,7 @@ def loop_and_compute(method: str, task: str, data, device: torch.device, steps: 
         ended = time.perf_counter()
         if done_steps > warmup:
             spent["loop"] += ended - clock["resumed"]
-        if done_steps < warmup + steps and done_steps >= warmup:
+        if warmup <= done_steps < warmup + steps:
             x_s, y_s, x_t, y_t = batches[done_steps % len(batches)]
             model.update(x_s, y_s, x_t, done_steps / total, **({"y_tgt": y_t} if oracle else {}))
             _sync(device)
@@ -330,7 +330,8 @@ def window_steps(method: str, task: str, data, device: torch.device, steps: int,
 def _run_worker(method: str, args, conventional: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "dabench.bench", "--worker", "--method", method, "--task", args.task,
            "--device", args.device, "--data", args.data, "--steps", str(args.steps), "--warmup", str(args.warmup),
-           "--min-seconds", str(args.min_seconds), "--repeats", str(args.repeats), "--workers", *map(str, args.workers)]
+           "--min-seconds", str(args.min_seconds), "--repeats", str(args.repeats),
+           "--workers", *map(str, args.workers)]
     if conventional:
         cmd.append("--conventional")
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -385,7 +386,8 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, args
     lines += ["", "(a) through `dabench.train.train` (sampling, uint8 → float conversion of whole batches, the "
               "update, logging), start-up, evaluation and checkpoints outside the window; (b) the same `update` "
               "of the same model on batches already in memory, timed in the same run, one extra update after each "
-              "loop step (so (a) and (b) alternate step by step); (c) the median of the per-repeat ratios; (d) `predict` over the target test split in batches of 1,000 under "
+              "loop step (so (a) and (b) alternate step by step); (c) the median of the per-repeat ratios; "
+              "(d) `predict` over the target test split in batches of 1,000 under "
               "`torch.inference_mode` (pixel-level methods include their source classifier); (e) the peak "
               "resident memory of the worker process that measured the method."]
     if conventional is not None:

@@ -23,8 +23,8 @@ def test_the_pil_pipeline_yields_exactly_the_loops_images():
 
 
 def test_report_has_one_row_per_method_and_the_conventional_comparison():
-    rows = [{"method": m, "batch": 64, "steps": 172, "loop": 2000.0, "compute": 2050.0, "ratio": 2000 / 2050, "eval": 9000.0,
-             "peak_rss_mb": 900.0, "device": "cpu", "data": "full"} for m in ("dann", "source-only")]
+    rows = [{"method": m, "batch": 64, "steps": 172, "loop": 2000.0, "compute": 2050.0, "ratio": 2000 / 2050,
+             "eval": 9000.0, "peak_rss_mb": 900.0, "device": "cpu", "data": "full"} for m in ("dann", "source-only")]
     args = SimpleNamespace(task="mnist-mnistm", data="auto", repeats=3, steps=30, warmup=5, device="cpu",
                            min_seconds=2.0)
     info = {"cpu": "Test CPU", "cores": 2, "torch_threads": 2, "torch": "2.x", "python": "3.x"}
