@@ -56,6 +56,19 @@ def _median_rate(samples: list[float]) -> float:
     return float(statistics.median(samples))
 
 
+def method_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``METHOD`` or ``METHOD:PRESET`` (e.g. ``cdlm:full``) → the registry name and the run's hyper-parameters."""
+    name, _, preset = spec.partition(":")
+    return name, ({"preset": preset} if preset else {})
+
+
+def _config(spec: str, task: str, **kwargs):
+    from dabench.config import RunConfig
+
+    name, hparams = method_spec(spec)
+    return RunConfig(name, task, hparams=hparams, **kwargs)
+
+
 def loop_and_compute(method: str, task: str, data, device: torch.device, steps: int,
                      warmup: int) -> tuple[float, float]:
     """(a) and (b), images/s, from one run in which they alternate step by step, so that the noise of a shared
@@ -66,11 +79,11 @@ def loop_and_compute(method: str, task: str, data, device: torch.device, steps: 
     it is done, so each loop step (a) is timed from the end of the hook to the end of the step. The window holds
     ``steps`` of each after ``warmup`` loop steps; start-up, evaluation and checkpoints stay outside it.
     """
-    from dabench.config import RunConfig, resolve
+    from dabench.config import resolve
     from dabench.train import train
 
     total = warmup + steps + 1  # never the last step: no final evaluation in the window
-    config = RunConfig(method, task, seed=0, steps=total, eval_every=10 * total, checkpoint_every=10 * total)
+    config = _config(method, task, seed=0, steps=total, eval_every=10 * total, checkpoint_every=10 * total)
     resolved = resolve(config, data.kind)
     batch = resolved.hparams["batch_size"]
     batches = _batches(data, batch, device, min(steps, 16), resolved.method_cls.CHANNELS_LAST)
@@ -102,8 +115,8 @@ def _build(method: str, task: str, data, device: torch.device, with_classifier: 
     from dabench.registry import METHODS
     from dabench.seeding import seed_hash
 
-    resolved = resolve(RunConfig(method, task, seed=0), data.kind)
-    torch.manual_seed(seed_hash(0, "init", method))
+    resolved = resolve(_config(method, task, seed=0), data.kind)
+    torch.manual_seed(seed_hash(0, "init", resolved.config.method))
     model = resolved.method_cls(data.task_data.spec, resolved.hparams).to(device)
     if model.CHANNELS_LAST and not conventional:  # as the training loop does
         model.to(memory_format=torch.channels_last)
@@ -320,9 +333,9 @@ def window_steps(method: str, task: str, data, device: torch.device, steps: int,
     """Steps per measurement: at least ``steps``, and enough that a window lasts ``min_seconds`` at the pace of
     one calibrating measurement of (b) — a fast method's 30 steps take a third of a second, where the noise of a
     shared machine would swamp the few percent the loop may add."""
-    from dabench.config import RunConfig, resolve
+    from dabench.config import resolve
 
-    batch = resolve(RunConfig(method, task), data.kind).hparams["batch_size"]
+    batch = resolve(_config(method, task), data.kind).hparams["batch_size"]
     rate = compute_throughput(method, task, data, device, steps, warmup)  # images per second
     return max(steps, math.ceil(min_seconds * rate / (2 * batch)))
 
@@ -436,14 +449,15 @@ def _time_split(conventional: dict[str, Any], best: int) -> list[str]:
 def cmd_bench(args) -> int:
     from dabench import io
     from dabench.cli import _say
-    from dabench.config import RunConfig, resolve
+    from dabench.hparams import resolve_hparams
     from dabench.registry import METHODS, TASKS, UnknownKeyError
 
     try:
-        TASKS.get(args.task)
+        task = TASKS.get(args.task)
         methods = args.methods or [m for m in METHODS.names()]
-        for m in methods:
-            METHODS.get(m)
+        # each method's batch; an unknown method or preset ends here, before any data are loaded
+        batches = {m: resolve_hparams(METHODS.get(method_spec(m)[0]), task.family, method_spec(m)[1])["batch_size"]
+                   for m in methods}
     except UnknownKeyError as err:
         raise UsageError(str(err)) from None
     if not args.min_seconds >= 0:
@@ -453,12 +467,12 @@ def cmd_bench(args) -> int:
             raise UsageError(f"{name} must be a positive integer; got {value}")
     if any(w < 0 for w in args.workers):
         raise UsageError(f"--workers takes worker counts >= 0; got {' '.join(map(str, args.workers))}")
-    data_kind = _LoadedData(args.task, args.data).kind  # fails here, with the fix, when data are missing
+    _LoadedData(args.task, args.data)  # fails here, with the fix, when data are missing
     rows = []
     for m in methods:
         _say(f"bench {m} on {args.task} ({args.device}) ...")
         row = _run_worker(m, args)
-        row["batch"] = resolve(RunConfig(m, args.task), data_kind).hparams["batch_size"]
+        row["batch"] = batches[m]
         rows.append(row)
         _say(f"  loop {row['loop']:.0f} img/s, compute {row['compute']:.0f} img/s, ratio {row['ratio']:.3f}, "
              f"eval {row['eval']:.0f} img/s, peak RSS {row['peak_rss_mb']:.0f} MiB")
@@ -477,7 +491,8 @@ def cmd_bench(args) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--methods", nargs="+", help="methods to measure (default: every registered method)")
+    p.add_argument("--methods", nargs="+", help="methods to measure, each METHOD or METHOD:PRESET (e.g. cdlm:full; "
+                   "default: every registered method at its defaults)")
     p.add_argument("--task", default=DEFAULT_TASK, help=f"task whose data feed the runs (default {DEFAULT_TASK})")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device (default cpu)")
     p.add_argument("--data", default="auto", help="auto, full or embedded (as for dabench run)")

@@ -84,3 +84,18 @@ def test_loop_and_compute_alternate_step_by_step_through_the_training_loop(toy_d
     # loop steps (2/7 … 5/7) is preceded, in the hook that ends the step before it, by one extra update
     assert progress == [0, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert loop > 0 and compute > 0
+
+
+def test_a_method_may_name_one_of_its_presets():
+    from dabench.bench import method_spec
+
+    assert method_spec("dann") == ("dann", {})
+    assert method_spec("cdlm:full") == ("cdlm", {"preset": "full"})
+
+
+def test_bench_rejects_an_unknown_preset_before_loading_any_data(capsys):
+    from dabench.cli import main
+
+    assert main(["bench", "--methods", "dann", "cdlm:huge", "--data", "full"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'huge'" in err[0] and "paper-full" in err[0]
