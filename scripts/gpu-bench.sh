@@ -6,7 +6,7 @@
 #   DABENCH_DATA=/path/to/data-root scripts/gpu-bench.sh [REPEATS]
 #
 # Needs an installed dabench (pip install .) whose torch sees the GPU, and the data root of the CPU runs
-# (mnist and mnist_m; `dabench data verify` checks it). Not yet run: no GPU has been lent to this project.
+# (`dabench data verify` checks it). Not yet run: no GPU has been lent to this project.
 set -euo pipefail
 repeats=${1:-5}
 python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-bench: torch sees no CUDA device')"
