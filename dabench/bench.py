@@ -69,6 +69,12 @@ def _config(spec: str, task: str, **kwargs):
     return RunConfig(name, task, hparams=hparams, **kwargs)
 
 
+def _premade_update(model, batches: list, k: int, progress: float) -> None:
+    """One ``update`` of ``model`` on the ``k``-th (cycled) batch already in memory — the step (b) times."""
+    x_s, y_s, x_t, y_t = batches[k % len(batches)]
+    model.update(x_s, y_s, x_t, progress, **({"y_tgt": y_t} if model.ORACLE else {}))
+
+
 def loop_and_compute(method: str, task: str, data, device: torch.device, steps: int,
                      warmup: int) -> tuple[float, float]:
     """(a) and (b), images/s, from one run in which they alternate step by step, so that the noise of a shared
@@ -87,7 +93,6 @@ def loop_and_compute(method: str, task: str, data, device: torch.device, steps: 
     resolved = resolve(config, data.kind)
     batch = resolved.hparams["batch_size"]
     batches = _batches(data, batch, device, min(steps, 16), resolved.method_cls.CHANNELS_LAST)
-    oracle = resolved.method_cls.ORACLE
     spent = {"loop": 0.0, "compute": 0.0}
     clock = {"resumed": 0.0}
 
@@ -97,8 +102,7 @@ def loop_and_compute(method: str, task: str, data, device: torch.device, steps: 
         if done_steps > warmup:
             spent["loop"] += ended - clock["resumed"]
         if warmup <= done_steps < warmup + steps:
-            x_s, y_s, x_t, y_t = batches[done_steps % len(batches)]
-            model.update(x_s, y_s, x_t, done_steps / total, **({"y_tgt": y_t} if oracle else {}))
+            _premade_update(model, batches, done_steps, done_steps / total)
             _sync(device)
             spent["compute"] += time.perf_counter() - ended
         clock["resumed"] = time.perf_counter()
@@ -110,7 +114,7 @@ def loop_and_compute(method: str, task: str, data, device: torch.device, steps: 
 
 
 def _build(method: str, task: str, data, device: torch.device, with_classifier: bool = False,
-           conventional: bool = False):
+           default_format: bool = False):
     from dabench.config import RunConfig, resolve
     from dabench.registry import METHODS
     from dabench.seeding import seed_hash
@@ -118,7 +122,7 @@ def _build(method: str, task: str, data, device: torch.device, with_classifier: 
     resolved = resolve(_config(method, task, seed=0), data.kind)
     torch.manual_seed(seed_hash(0, "init", resolved.config.method))
     model = resolved.method_cls(data.task_data.spec, resolved.hparams).to(device)
-    if model.CHANNELS_LAST and not conventional:  # as the training loop does
+    if model.CHANNELS_LAST and not default_format:  # as the training loop does
         model.to(memory_format=torch.channels_last)
     if with_classifier and resolved.method_cls.NEEDS_SOURCE_CLASSIFIER:
         # an untrained source-only network: the predict path costs the same as with a trained one
@@ -154,23 +158,17 @@ def compute_throughput(method: str, task: str, data, device: torch.device, steps
     ``default_format``: network and batches in PyTorch's default memory format, as the conventional pipeline
     feeds them, instead of channels-last where the method uses it.
     """
-    model, resolved = _build(method, task, data, device, conventional=default_format)
+    model, resolved = _build(method, task, data, device, default_format=default_format)
     model.train()
     batch = resolved.hparams["batch_size"]
     batches = _batches(data, batch, device, min(steps, 16), model.CHANNELS_LAST and not default_format)
-    oracle = resolved.method_cls.ORACLE
     total = warmup + steps
-
-    def step(k: int) -> None:
-        x_s, y_s, x_t, y_t = batches[k % len(batches)]
-        model.update(x_s, y_s, x_t, k / total, **({"y_tgt": y_t} if oracle else {}))
-
     for k in range(warmup):
-        step(k)
+        _premade_update(model, batches, k, k / total)
     _sync(device)
     t0 = time.perf_counter()
     for k in range(warmup, total):
-        step(k)
+        _premade_update(model, batches, k, k / total)
     _sync(device)
     return 2 * batch * steps / (time.perf_counter() - t0)
 
@@ -242,7 +240,7 @@ def conventional_comparison(task: str, data, device: torch.device, steps: int, w
     ``{"batch": B, "loop": img/s, "compute": {"loop_format" | "default_format": img/s},
     "conventional": {workers: img/s}, "speedup": {workers: x}}``.
     """
-    model, resolved = _build(REFERENCE_METHOD, task, data, device, conventional=True)
+    model, resolved = _build(REFERENCE_METHOD, task, data, device, default_format=True)
     model.train()
     batch = resolved.hparams["batch_size"]
     feeds = {w: _pil_loaders(data, batch, w, device) for w in workers}
@@ -421,18 +419,18 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, args
                   f"loop and the conventional variants are timed in turn within each of the {args.repeats} "
                   "repeats (one process, so a slow spell of a shared machine hits them alike); a speed-up is "
                   "the median of the per-repeat ratios."]
-        lines += _time_split(conventional, best)
+        lines += _time_split(conventional, conv[best], best)
     return "\n".join(lines) + "\n"
 
 
-def _time_split(conventional: dict[str, Any], best: int) -> list[str]:
+def _time_split(conventional: dict[str, Any], conv_rate: float, best: int) -> list[str]:
     """Milliseconds per step of the reference method: each pipeline as its update plus its data path."""
     batch = conventional["batch"]
 
     def ms(rate: float) -> float:  # rounded as printed, so the sentence's differences match the table
         return round(2 * batch / rate * 1000.0, 1)
 
-    loop, conv = ms(conventional["loop"]), ms({int(w): r for w, r in conventional["conventional"].items()}[best])
+    loop, conv = ms(conventional["loop"]), ms(conv_rate)
     update_loop = ms(conventional["compute"]["loop_format"])
     update_default = ms(conventional["compute"]["default_format"])
     return ["", f"### Where a step goes ({batch} + {batch} images, milliseconds)", "",
@@ -455,9 +453,10 @@ def cmd_bench(args) -> int:
     try:
         task = TASKS.get(args.task)
         methods = args.methods or [m for m in METHODS.names()]
-        # each method's batch; an unknown method or preset ends here, before any data are loaded
-        batches = {m: resolve_hparams(METHODS.get(method_spec(m)[0]), task.family, method_spec(m)[1])["batch_size"]
-                   for m in methods}
+        batches = {}  # each method's batch; an unknown method or preset ends here, before any data are loaded
+        for m in methods:
+            name, hparams = method_spec(m)
+            batches[m] = resolve_hparams(METHODS.get(name), task.family, hparams)["batch_size"]
     except UnknownKeyError as err:
         raise UsageError(str(err)) from None
     if not args.min_seconds >= 0:
