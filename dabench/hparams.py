@@ -22,12 +22,17 @@ Sampler = Callable[[np.random.Generator], Any]
 
 @dataclass(frozen=True)
 class HP:
-    """One hyper-parameter: its default, an optional random-search sampler, a one-line doc and choices."""
+    """One hyper-parameter: its default, an optional random-search sampler, a one-line doc and choices.
+
+    ``absent``: the value that a run recorded before this hyper-parameter existed is equivalent to (a switch
+    added later whose "off" value is the old behaviour); ``None`` when there is none.
+    """
 
     default: Any
     sampler: Sampler | None = None
     doc: str = ""
     choices: tuple | None = None
+    absent: Any = None
 
     def parse(self, name: str, value: Any) -> Any:
         """Convert ``value`` (a string from the CLI, or a Python value) to the default's type, or raise."""
@@ -116,6 +121,16 @@ def resolve_hparams(
         if name not in declared:
             raise UsageError(unknown_hparam_message(name, method_cls))
         values[name] = declared[name].parse(name, value)
+    return values
+
+
+def complete_recorded(method_cls: Any, recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's recorded hyper-parameters with the switches added since it ran set to their ``absent`` value,
+    so old runs load and group with the new runs they are equivalent to."""
+    values = dict(recorded)
+    for name, hp in method_cls.HPARAMS.items():
+        if name not in values and hp.absent is not None:
+            values[name] = hp.absent
     return values
 
 

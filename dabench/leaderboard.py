@@ -69,6 +69,9 @@ from typing import Any, Callable, Iterable
 
 from dabench import io
 from dabench.errors import UsageError
+from dabench.hparams import complete_recorded
+from dabench.registry import METHODS
+import dabench.methods  # noqa: F401  (registers every method, whose HPARAMS complete old runs)
 
 DEFAULT_OUT = "leaderboard"
 README = "README.md"
@@ -318,7 +321,8 @@ def load_run(run_dir: Path, shown: str, folder: str) -> Run:
         run = Run(
             path=shown, folder=folder, run_id=str(cfg["run_id"]), method=str(cfg["method"]), task=str(cfg["task"]),
             seed=int(cfg["seed"]), steps=int(cfg["steps"]), eval_every=int(cfg["eval_every"]),
-            protocol_version=int(cfg["protocol_version"]), data=str(cfg["data"]), hparams=dict(cfg["hparams"]),
+            protocol_version=int(cfg["protocol_version"]), data=str(cfg["data"]),
+            hparams=_recorded_hparams(str(cfg["method"]), dict(cfg["hparams"])),
             overrides=dict(cfg.get("config", {}).get("hparams") or {}),
             hparams_seed=int(cfg.get("config", {}).get("hparams_seed", 0)), oracle=bool(result.get("oracle", False)),
             env=env, metrics=lines,
@@ -330,6 +334,11 @@ def load_run(run_dir: Path, shown: str, folder: str) -> Run:
     for path in sorted(run_dir.glob("*.png")):
         run.pngs[path.name] = path
     return run
+
+
+def _recorded_hparams(method: str, hparams: dict) -> dict:
+    """A run's hyper-parameters, with switches added since it ran at their equivalent value (see ``HP.absent``)."""
+    return complete_recorded(METHODS.get(method), hparams) if method in METHODS else hparams
 
 
 def _walk(root: Path) -> Iterable[Path]:

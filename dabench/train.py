@@ -31,6 +31,7 @@ from dabench.data import DataSource, resolve_source, to_float
 from dabench.evaluate import (EvalContext, evaluate_accuracy, evaluate_image_quality, evaluate_protocols,
                               predictions)
 from dabench.errors import UsageError
+from dabench.hparams import complete_recorded
 from dabench.registry import METHODS, TASKS, UnknownKeyError
 from dabench.seeding import seed_hash
 from dabench.tasks import TaskData, load_task, task_spec
@@ -142,7 +143,8 @@ def load_trained(run_dir: Path):
     method's defaults change."""
     stored = io.read_json(Path(run_dir) / "config.json")
     resolved = resolve(RunConfig(**stored["config"]), stored["data"])
-    method = resolved.method_cls(task_spec(resolved.task), stored.get("hparams", resolved.hparams))
+    hparams = complete_recorded(resolved.method_cls, stored.get("hparams", resolved.hparams))
+    method = resolved.method_cls(task_spec(resolved.task), hparams)
     state = torch.load(Path(run_dir) / "final.pt", map_location="cpu", weights_only=True)
     method.load_checkpoint_state(state)
     return method.eval()
@@ -204,6 +206,7 @@ def train(
     torch.manual_seed(seed_hash(cfg.seed, "train", cfg.method))
 
     start, sums, count = 0, {}, 0
+    spent = {"wall_s": 0.0, "cpu_s": 0.0}  # compute of the earlier segments, up to their last checkpoint
     ckpt_path = run_dir / "checkpoint.pt"
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=True)
@@ -213,6 +216,7 @@ def train(
         if device.type == "cuda" and state["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state(state["rng"]["cuda"], device)
         start, sums, count = state["step"], state["loss_sums"], state["loss_count"]
+        spent = dict(state.get("compute", spent))
         truncate_metrics(run_dir / "metrics.jsonl", start)
         log.info("resuming %s from step %d", run_dir.name, start)
     elif (run_dir / "metrics.jsonl").exists():
@@ -222,7 +226,7 @@ def train(
     oracle = method.ORACLE
     bar = tqdm(total=steps, initial=start, disable=not progress, dynamic_ncols=True,
                desc=f"{cfg.method} {cfg.task} s{cfg.seed}")
-    t0 = time.time()
+    clock = ComputeClock(spent, images_per_step=2 * resolved.hparams["batch_size"])
     method.train()
     final_preds = None  # the last evaluation's predictions (a run resumed at its last step has none)
     for step in range(start, steps):
@@ -240,7 +244,8 @@ def train(
         if done_steps % 25 == 0 or done_steps == steps:
             bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
         if done_steps % resolved.eval_every == 0 or done_steps == steps:
-            line = {"step": done_steps, **{f"train/{k}": v / max(count, 1) for k, v in sums.items()}}
+            line = {"step": done_steps, **{f"train/{k}": v / max(count, 1) for k, v in sums.items()},
+                    **clock.read(done_steps)}
             if data.spec.num_classes:
                 # the final evaluation's predictions also feed the accuracy protocol in finish()
                 final_preds = {split: predictions(method, getattr(data, split), channels)
@@ -267,6 +272,7 @@ def train(
                 },
                 "loss_sums": sums,
                 "loss_count": count,
+                "compute": clock.totals(),
             })
         if on_step is not None:
             on_step(done_steps, method)
@@ -274,7 +280,39 @@ def train(
             bar.close()
             return {"stopped_at": done_steps}
     bar.close()
-    return finish(resolved, method, run_dir, time.time() - t0, data, final_preds)
+    return finish(resolved, method, run_dir, clock.totals()["wall_s"], data, final_preds)
+
+
+class ComputeClock:
+    """The compute a run has spent, summed over its segments (a resumed run counts its earlier segments up to
+    the checkpoint it resumed from; the steps replayed after a kill are counted once, when they are replayed).
+
+    ``read(step)`` gives the evaluation line's compute axis: ``compute/images`` (training images drawn, source
+    and target), ``compute/wall_s`` and ``compute/cpu_s`` (process CPU time, all threads) since the run began.
+    The two times are measurements, not results: they differ between two runs of the same config, and
+    :func:`without_timings` drops them where lines are compared.
+    """
+
+    def __init__(self, spent: dict[str, float], images_per_step: int):
+        self.spent, self.images_per_step = spent, images_per_step
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+
+    def totals(self) -> dict[str, float]:
+        return {"wall_s": self.spent["wall_s"] + time.perf_counter() - self.wall0,
+                "cpu_s": self.spent["cpu_s"] + time.process_time() - self.cpu0}
+
+    def read(self, step: int) -> dict[str, float]:
+        now = self.totals()
+        return {"compute/images": step * self.images_per_step, "compute/wall_s": round(now["wall_s"], 2),
+                "compute/cpu_s": round(now["cpu_s"], 2)}
+
+
+TIMING_KEYS = ("compute/wall_s", "compute/cpu_s")
+
+
+def without_timings(line: dict) -> dict:
+    """An evaluation line without its wall and CPU seconds (what two runs of one config must agree on)."""
+    return {k: v for k, v in line.items() if k not in TIMING_KEYS}
 
 
 def truncate_metrics(path: Path, step: int) -> None:

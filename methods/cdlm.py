@@ -29,6 +29,17 @@ Images enter as x·2 − 1 and the tanh decoder works in [−1, 1]. Both domains
 the four decoder inputs through D as one batch, so BatchNorm's training statistics are those of the same
 mixture whose running averages evaluation uses.
 
+Source labels (A16, a deviation made a switch): §3.1 makes the source labels available during transfer, but
+no equation of the paper uses them, and an unsupervised h aligned by a class-blind discriminator need not keep
+a target image's class. ``label_w`` > 0 adds
+
+    L_cls = CE(C(h_s), y_s)    (C a linear head on h, d_z → K)
+
+to φ's loss with weight ``label_w``, so h_s carries the class and the alignment of h carries it to h_t.
+``label_w`` = 0 is the equations as written, bit for bit (the head is then not even built, so the
+initialisation's random stream is untouched). With the head, CDLM has two evaluation paths: the paper's,
+through the generation (``predict``), and a feature-level one, C(h_t) (``extra_eval``'s ``head``).
+
 Ablation switches (hyper-parameters, usable from ``--set`` and sweeps): ``h_layer`` (Table 3),
 ``gamma1``/``gamma2`` (Table 4, γ2 = 0 allowed), ``consistency`` ∈ {both, source, target, off} (Table 5),
 ``kl`` ∈ {conditional, standard, moment} (A9), ``strict_eq12`` (A5), ``adv_weight`` = 0 (no reversal).
@@ -184,6 +195,9 @@ class CDLM(Method):
         "strict_eq12": HP(False, None, "L_c updates θ only, as Eq. 12 is written (A5)"),
         "rec_reduce": HP("mean", None, "L_Rec over pixels: sum (UNIT) or mean", ("sum", "mean")),
         "lc_reduce": HP("mean", None, "L_c over pixels: sum (like L_Rec) or mean (MSE)", ("sum", "mean")),
+        "label_w": HP(1.0, log_uniform(0.1, 10.0),
+                      "weight of the source-label cross-entropy of a linear head on h_s in φ's loss "
+                      "(A16, not in the paper's equations; 0 = the equations as written)", absent=0.0),
         "adv_weight": HP(0.2, uniform(0.05, 1.0), "GRL coefficient scale (0: h receives no L_adv gradient)"),
         "adv_schedule": HP("dann", None, "GRL coefficient: dann ramp 2/(1+e^-10p)-1 or constant",
                            ("dann", "constant")),
@@ -220,7 +234,9 @@ class CDLM(Method):
                                    hp["logvar_clamp"], hp["logvar_init"])
         self.decoder = CDLMDecoder(spec.channels, spec.size, hp["c"], hp["d_z"])
         self.discriminator = mlp([hp["d_z"], hp["disc_hidden"], 1])
-        phi = [*self.encoder.parameters(), *self.discriminator.parameters()]
+        # A16: built only when used, so that label_w = 0 draws exactly the paper's initialisation
+        self.head = nn.Linear(hp["d_z"], spec.num_classes) if hp["label_w"] > 0 and spec.num_classes else None
+        phi = self.phi_parameters()
         if hp["opt_phi"] == "sgd":
             self.optimizers["phi"] = torch.optim.SGD(phi, lr=hp["lr_phi"], momentum=hp["momentum"])
         else:
@@ -271,8 +287,10 @@ class CDLM(Method):
         t = self.encode_pair(x_src, x_tgt, (self._eval_eps(like), self._eval_eps(like, offset=1)))
         return {"z_st": t["z_st"], "z_ts": t["z_ts"]}
 
-    def losses(self, t: dict[str, torch.Tensor], progress: float) -> dict[str, torch.Tensor]:
-        """The loss terms of Eq. 9–11 from :meth:`forward_terms`' output (unweighted, except L_c's β's)."""
+    def losses(self, t: dict[str, torch.Tensor], progress: float,
+               y_src: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The loss terms of Eq. 9–11 from :meth:`forward_terms`' output (unweighted, except L_c's β's), and
+        A16's L_cls on h_s when the head exists and ``y_src`` is given."""
         hp = self.hparams
         g1, g2 = hp["gamma1"], hp["gamma2"]
         rec = squared_error(t["x_hat_st"], t["x_s"], hp["rec_reduce"])
@@ -284,8 +302,12 @@ class CDLM(Method):
         use_t = hp["consistency"] in ("both", "target")
         lc = (hp["beta1"] * lc_s if use_s else 0.0 * lc_s) + (hp["beta2"] * lc_t if use_t else 0.0 * lc_t)
         adv, logits, labels, coeff = self.adversarial_loss(t["h_s"], t["h_t"], progress)
-        return {"rec": rec, "kl": kl, "lc_s": lc_s, "lc_t": lc_t, "lc": lc, "adv": adv, "logits": logits,
-                "labels": labels, "grl_coeff": torch.tensor(coeff)}
+        terms = {"rec": rec, "kl": kl, "lc_s": lc_s, "lc_t": lc_t, "lc": lc, "adv": adv, "logits": logits,
+                 "labels": labels, "grl_coeff": torch.tensor(coeff)}
+        if self.head is not None and y_src is not None:
+            terms["cls_logits"] = self.head(t["h_s"])
+            terms["cls"] = F.cross_entropy(terms["cls_logits"], y_src)
+        return terms
 
     def adversarial_loss(self, h_s: torch.Tensor, h_t: torch.Tensor, progress: float):
         """Eq. 10 (A7): Ξ's BCE on h (source 1, target 0) through the gradient-reversal layer.
@@ -299,29 +321,36 @@ class CDLM(Method):
         labels = torch.cat([logits.new_ones(len(h_s)), logits.new_zeros(len(h_t))])
         return F.binary_cross_entropy_with_logits(logits, labels), logits, labels, coeff
 
+    def phi_only_loss(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The part of φ's loss that θ does not depend on: L_adv + λ1 L_KL (+ label_w L_cls, A16)."""
+        loss = terms["adv"] + self.hparams["lambda1"] * terms["kl"]
+        return loss + self.hparams["label_w"] * terms["cls"] if "cls" in terms else loss
+
     def group_losses(self, terms: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 12: (φ's loss, θ's loss). L_c's gradient into φ is cut under ``strict_eq12``."""
         hp = self.hparams
         loss_theta = terms["rec"] + terms["lc"]
-        loss_phi = terms["adv"] + hp["lambda1"] * terms["kl"] + hp["lambda2"] * terms["rec"]
+        loss_phi = self.phi_only_loss(terms) + hp["lambda2"] * terms["rec"]
         if not hp["strict_eq12"]:
             loss_phi = loss_phi + terms["lc"]
         return loss_phi, loss_theta
 
     def phi_parameters(self) -> list[nn.Parameter]:
-        return [*self.encoder.parameters(), *self.discriminator.parameters()]
+        head = [] if self.head is None else list(self.head.parameters())
+        return [*self.encoder.parameters(), *head, *self.discriminator.parameters()]
 
     def update(self, x_src, y_src, x_tgt, progress, **oracle):
         t = self.forward_terms(x_src, x_tgt)
-        terms = self.losses(t, progress)
+        terms = self.losses(t, progress, y_src)
         loss_phi, loss_theta = self.group_losses(terms)
         phi, theta = self.phi_parameters(), list(self.decoder.parameters())
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         if self.hparams["lambda2"] == 1.0 and not self.hparams["strict_eq12"]:
             # φ's and θ's losses agree on every term that depends on both groups (L_Rec + L_c), and the
-            # remaining terms (L_adv, L_KL) do not depend on θ: one backward gives each group its own gradient.
-            (loss_theta + terms["adv"] + self.hparams["lambda1"] * terms["kl"]).backward()
+            # remaining terms (L_adv, L_KL, L_cls) do not depend on θ: one backward gives each group its own
+            # gradient.
+            (loss_theta + self.phi_only_loss(terms)).backward()
         else:
             loss_theta.backward(inputs=theta, retain_graph=True)
             loss_phi.backward(inputs=phi)
@@ -334,7 +363,8 @@ class CDLM(Method):
         """Scalars for metrics.jsonl: losses, per-pixel errors in [0, 1] units, h statistics, Ξ's accuracy."""
         x_s = t["x_s"]
         disc_acc = ((terms["logits"] > 0).float() == terms["labels"]).float().mean()
-        return {
+        head = {} if "cls" not in terms else {"loss_cls": float(terms["cls"])}
+        return {**head,
             "loss_rec": float(terms["rec"]), "loss_kl": float(terms["kl"]), "loss_adv": float(terms["adv"]),
             "lc_s": float(terms["lc_s"]), "lc_t": float(terms["lc_t"]), "loss_lc": float(terms["lc"]),
             "rec_px": pixel_mse(t["x_hat_st"], x_s),
@@ -372,8 +402,12 @@ class CDLM(Method):
         return self._classifier().predict(self.generate(x))
 
     def extra_eval(self, x):
+        """ε = 0, the source classifier on the raw image, and (A16) the feature-level head C(h)."""
         clf = self._classifier()
-        return {"eps0": clf.predict(self.generate(x, use_eps=False)), "source_only": clf.predict(x)}
+        out = {"eps0": clf.predict(self.generate(x, use_eps=False)), "source_only": clf.predict(x)}
+        if self.head is not None:
+            out["head"] = self.head(self.features(x))
+        return out
 
     def features(self, x):
         return self.encoder(x * 2.0 - 1.0)[2]

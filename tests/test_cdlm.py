@@ -15,7 +15,8 @@ from dabench.methods.cdlm import CDLM, kl_divergence, modulated_sample
 from dabench.methods.source_only import SourceOnly
 
 SPEC = TaskSpec(channels=3, size=28, num_classes=10)
-TINY = {"c": 4, "d_z": 8, "batch_size": 8, "disc_hidden": 16}
+# the equations as written (label_w = 0, A16 off): the tests of Eq. 1–12 check the paper's terms alone
+TINY = {"c": 4, "d_z": 8, "batch_size": 8, "disc_hidden": 16, "label_w": 0.0}
 
 
 def make(spec=SPEC, seed=0, **overrides):
@@ -127,6 +128,72 @@ def test_gradient_reversal_flips_and_scales_the_discriminator_gradient_into_h():
     for g, w in zip(got, want):
         assert float(w.abs().max()) > 0
         assert torch.allclose(g, -0.7 * w, atol=1e-8)
+
+
+# ------------------------------------------------------------------------------ A16: the label term
+def test_label_term_off_builds_no_head_and_ignores_the_labels_bit_for_bit():
+    """label_w = 0 is the equations as written: no head, the same initial weights as with the head (it is built
+    last), and labels that never reach the update (any labels give the same trajectory, bit for bit)."""
+    plain, labelled = make(label_w=0.0), make(label_w=1.0)
+    assert plain.head is None and not any(k.startswith("head.") for k in plain.state_dict())
+    shared = plain.state_dict()
+    assert all(torch.equal(shared[k], v) for k, v in labelled.state_dict().items() if k in shared)
+    a, b = make(label_w=0.0), make(label_w=0.0)
+    for step in range(3):
+        x_s, x_t = images(seed=step)
+        torch.manual_seed(step)
+        la = a.update(x_s, torch.zeros(8, dtype=torch.long), x_t, 0.1 * step)
+        torch.manual_seed(step)
+        lb = b.update(x_s, torch.arange(8) % 10, x_t, 0.1 * step)
+        assert la == lb and "loss_cls" not in la
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+
+
+def test_label_term_changes_only_phis_loss():
+    """θ's gradient is the same with and without L_cls; φ's differs by exactly label_w · ∇_φ CE(C(h_s), y_s)."""
+    w = 0.7
+    with_label, without = make(label_w=w), make(label_w=0.0)
+    x_s, x_t = images()
+    y = torch.arange(8) % 10
+    torch.manual_seed(5)
+    with_label.update(x_s, y, x_t, 0.5)
+    torch.manual_seed(5)
+    without.update(x_s, y, x_t, 0.5)
+    for got, want in zip(grads(with_label.decoder.parameters()), grads(without.decoder.parameters())):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-8)
+    reference = make(label_w=w)
+    torch.manual_seed(5)
+    h_s = reference.encode_pair(x_s, x_t)["h_s"]
+    ce = torch.nn.functional.cross_entropy(reference.head(h_s), y)
+    enc_ce = torch.autograd.grad(w * ce, list(reference.encoder.parameters()), allow_unused=True,
+                                 retain_graph=True)
+    for got, base, extra in zip(grads(with_label.encoder.parameters()), grads(without.encoder.parameters()), enc_ce):
+        extra = torch.zeros_like(got) if extra is None else extra
+        assert torch.allclose(got, base + extra, rtol=1e-4, atol=1e-7)
+    head_grad = torch.autograd.grad(w * ce, list(reference.head.parameters()))
+    for got, want in zip(grads(with_label.head.parameters()), head_grad):
+        assert float(want.abs().max()) > 0 and torch.allclose(got, want, rtol=1e-5, atol=1e-8)
+
+
+def test_label_term_is_logged_and_adds_the_feature_level_path():
+    method = make(label_w=1.0)
+    x_s, x_t = images()
+    losses = method.update(x_s, torch.arange(8) % 10, x_t, 0.5)
+    assert losses["loss_cls"] > 0
+    method.eval()
+    with torch.no_grad():
+        extra = method.extra_eval(x_t)
+        assert set(extra) == {"eps0", "source_only", "head"}
+        assert torch.equal(extra["head"], method.head(method.features(x_t)))
+    assert set(make(label_w=0.0).eval().extra_eval(x_t)) == {"eps0", "source_only"}
+
+
+def test_runs_recorded_before_the_label_term_load_as_the_equations_as_written():
+    from dabench.hparams import complete_recorded
+
+    old = {k: v for k, v in resolve_hparams(CDLM, "digits", TINY).items() if k != "label_w"}
+    assert complete_recorded(CDLM, old)["label_w"] == 0.0
+    assert CDLM(SPEC, complete_recorded(CDLM, old)).head is None
 
 
 # ------------------------------------------------------------------------------- ε and the switches
