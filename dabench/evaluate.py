@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from dabench import io
 from dabench.data import DomainData, to_float
 from dabench.errors import UsageError
 from dabench.method import Method
@@ -28,6 +26,7 @@ from dabench.protocols.image_quality import image_quality
 from dabench.protocols.pad import proxy_a_distance
 from dabench.protocols.tsne import tsne_embedding
 from dabench.registry import PROTOCOLS, UnknownKeyError
+from dabench.rundir import RunDir
 from dabench.tasks import TaskData
 
 EVAL_BATCH = 1000
@@ -144,7 +143,7 @@ class EvalContext:
         random_state: seeds every sample and split of the protocols (pure functions get it explicitly).
         src_heldout: the source split that PAD and t-SNE compare with the target test split: the source
             dataset's test split when there is one, else ``data.src_val``; never a split the method trained on.
-        out_dir: where figures go (``None``: no figures).
+        rundir: the run directory that receives ``eval_<protocol>.json`` and figures (``None``: nothing written).
         max_per_domain: samples per domain for PAD and t-SNE.
         grid_examples: columns of the adaptation grid.
         title: e.g. ``"dann on mnist-usps, seed 0, 3000 steps"``.
@@ -154,7 +153,7 @@ class EvalContext:
     method_name: str
     random_state: int = 0
     src_heldout: DomainData | None = None
-    out_dir: Path | None = None
+    rundir: RunDir | None = None
     max_per_domain: int = 2000
     grid_examples: int = 8
     title: str = ""
@@ -223,10 +222,10 @@ def _run_tsne(method: Method, ctx: EvalContext) -> tuple[dict, list[str]]:
                          domain_features(method, tgt, channels, "features"),
                          random_state=ctx.random_state, max_per_domain=ctx.max_per_domain)
     figures = []
-    if ctx.out_dir is not None:
+    if ctx.rundir is not None:
         from dabench import figures as fig
 
-        path = Path(ctx.out_dir) / "tsne.png"
+        path = ctx.rundir.figure_path("tsne.png")
         fig.tsne_plot(emb["embedding"], emb["domain"], path, title=f"t-SNE of features: {ctx.title}",
                       labels=(f"source ({src.name})", f"target ({tgt.name})"))
         figures.append(path.name)
@@ -248,10 +247,10 @@ def _run_grid(method: Method, ctx: EvalContext) -> tuple[dict, list[str]]:
         rows.append(to_float(shown.pair.cpu(), channels))
         labels.append("ground truth\n(source)")
     figures = []
-    if ctx.out_dir is not None:
+    if ctx.rundir is not None:
         from dabench import figures as fig
 
-        path = Path(ctx.out_dir) / "grid.png"
+        path = ctx.rundir.figure_path("grid.png")
         fig.adaptation_grid(rows, labels, path, title=f"Adaptation grid: {ctx.title}")
         figures.append(path.name)
     return {"split": data.name, "examples": index.tolist(), "rows": [ln.replace("\n", " ") for ln in labels]}, figures
@@ -269,7 +268,7 @@ RUNNERS: dict[str, Callable[[Method, EvalContext], tuple[dict, list[str]]]] = {
 
 def evaluate_protocols(method: Method, ctx: EvalContext, names: list[str] | tuple[str, ...],
                        header: dict | None = None) -> dict[str, dict]:
-    """Run the protocols ``names`` on ``method``; with ``ctx.out_dir`` also write ``eval_<name>.json`` there.
+    """Run the protocols ``names`` on ``method``; with ``ctx.rundir`` also write ``eval_<name>.json`` there.
 
     Each file holds ``header`` (run id, method, task, ...), the protocol's result, the random state, the
     figures written and the evaluation's wall time. Raises :class:`UsageError` for an unknown protocol or
@@ -284,8 +283,8 @@ def evaluate_protocols(method: Method, ctx: EvalContext, names: list[str] | tupl
         t0 = time.time()
         result, figures = RUNNERS[name](method, ctx)
         results[name] = result
-        if ctx.out_dir is not None:
-            io.write_json(Path(ctx.out_dir) / f"eval_{name}.json", {
+        if ctx.rundir is not None:
+            ctx.rundir.write_eval(name, {
                 **(header or {}), "protocol": name, "random_state": ctx.random_state, "result": result,
                 "figures": figures, "eval_time_s": round(time.time() - t0, 1),
             })

@@ -19,7 +19,8 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+def atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path`` (removed on failure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -34,7 +35,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(text))
+    atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -42,7 +43,7 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def save_torch(path: Path, obj: Any) -> None:
-    _atomic(path, lambda tmp: torch.save(obj, tmp))
+    atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def savez(path: Path, compress: bool = True, **arrays: np.ndarray) -> None:
@@ -50,7 +51,7 @@ def savez(path: Path, compress: bool = True, **arrays: np.ndarray) -> None:
         with open(tmp, "wb") as fh:  # a file object keeps numpy from appending ".npz" to the temp name
             (np.savez_compressed if compress else np.savez)(fh, **arrays)
 
-    _atomic(path, write)
+    atomic(path, write)
 
 
 def read_json(path: Path) -> Any:

@@ -182,19 +182,6 @@ def _file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
 
 
 @contextlib.contextmanager
-def _run_lock(sweep_root: Path, dirname: str) -> Iterator[None]:
-    """Only one job at a time writes a run directory (a run queued twice waits, then finds it done)."""
-    path = meta_dir(sweep_root, "locks", f"{dirname}.lock")
-    with _file_lock(path, blocking=False) as held:
-        if held:
-            yield
-            return
-    log.info("%s is being written by another job; waiting for it", dirname)
-    with _file_lock(path):
-        yield
-
-
-@contextlib.contextmanager
 def _slot(sweep_root: Path, slots: int) -> Iterator[None]:
     """Hold one of ``slots`` slots (the local launcher's array parallelism); no-op when ``slots`` is 0."""
     if slots <= 0:
@@ -227,35 +214,11 @@ class _ResumeCatcher(logging.Handler):
                                                              "step": self.step})
 
 
-def checkpoint_step(run_dir: Path) -> int | None:
-    """The step of ``run_dir/checkpoint.pt`` (memory-mapped: nothing but the step is read), or ``None``."""
-    path = run_dir / "checkpoint.pt"
-    if not path.exists():
-        return None
-    import torch
-
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"])
-    except Exception:  # noqa: BLE001 — an unreadable checkpoint is the loop's to report
-        return None
-
-
 def current_job_id() -> str | None:
     env = os.environ
     if env.get("SLURM_ARRAY_JOB_ID") and env.get("SLURM_ARRAY_TASK_ID"):
         return f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
     return env.get("SLURM_JOB_ID") or env.get("SUBMITIT_LOCAL_JOB_ID") or env.get("DABENCH_DEBUG_JOB_ID")
-
-
-def eval_done(run_dir: Path, protocol: str) -> bool:
-    """Whether ``dabench eval --protocol <protocol>`` has written its result into ``run_dir``.
-
-    ``accuracy`` is always done with the run: the training loop evaluates it.
-    """
-    if protocol == "accuracy":
-        return True
-    names = {f"eval_{protocol}.json", f"eval_{protocol.replace('-', '_')}.json"}
-    return any((run_dir / n).exists() for n in names)
 
 
 class SweepJob(submitit.helpers.Checkpointable):
@@ -297,74 +260,42 @@ class SweepJob(submitit.helpers.Checkpointable):
             torch.set_num_threads(threads)  # the debug launcher runs jobs in the user's process
 
     def _train(self, config: RunConfig, root: Path) -> dict[str, Any]:
-        from dabench import train
+        from dabench.plan import plan_run
+        from dabench.runs import evaluate_run, execute
 
         s = self.settings
-        run_dir = train.run_dir_for(config, root, s["data_roots"])
+        plan = plan_run(config, root, s["data_roots"])
+        rundir = plan.rundir
         job_id = current_job_id()
-        catcher = _ResumeCatcher(root, run_dir.name, job_id)
+        catcher = _ResumeCatcher(root, rundir.name, job_id)
         logging.getLogger("dabench.train").addHandler(catcher)
         with _slot(root, s["slots"]):
-            _append_attempt(root, run_dir.name, {
+            _append_attempt(root, rundir.name, {
                 "event": "start", "job_id": job_id, "host": socket.gethostname(), "pid": os.getpid(),
                 "restart": int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0),
-                "checkpoint_step": checkpoint_step(run_dir),
+                "checkpoint_step": rundir.checkpoint_step(),
             })
-            log.info("run %s (job %s): %s", run_dir, job_id, json.dumps(config.to_dict(), sort_keys=True))
+            log.info("run %s (job %s): %s", rundir, job_id, json.dumps(config.to_dict(), sort_keys=True))
             try:
-                with _run_lock(root, run_dir.name):
-                    self._source_classifier(config, root)
-                    result = train.run(config, root, device=s["device"], data_roots=s["data_roots"],
-                                       allow_download=False, progress=False)
-                    for protocol in s["protocols"]:
-                        self._evaluate(run_dir, protocol)
+                # one writer per run: a job that finds its run being trained waits for it, then finds it done
+                result = execute(plan, device=s["device"], progress=False, wait=True)
+                for protocol in s["protocols"]:
+                    if not rundir.has_eval(protocol):
+                        evaluate_run(rundir, [protocol], data_roots=s["data_roots"], device=s["device"])
             except Exception as err:
-                _append_attempt(root, run_dir.name, {"event": "end", "job_id": job_id, "status": "error",
-                                                     "error": error_line(err),
-                                                     "resumed_from": catcher.step})
+                _append_attempt(root, rundir.name, {"event": "end", "job_id": job_id, "status": "error",
+                                                    "error": error_line(err), "resumed_from": catcher.step})
                 raise
             except BaseException as err:  # SystemExit from submitit's requeue, KeyboardInterrupt
-                _append_attempt(root, run_dir.name, {"event": "end", "job_id": job_id, "status": "interrupted",
-                                                     "error": error_line(err), "resumed_from": catcher.step})
+                _append_attempt(root, rundir.name, {"event": "end", "job_id": job_id, "status": "interrupted",
+                                                    "error": error_line(err), "resumed_from": catcher.step})
                 raise
             finally:
                 logging.getLogger("dabench.train").removeHandler(catcher)
-        _append_attempt(root, run_dir.name, {"event": "end", "job_id": job_id, "status": "done",
-                                             "resumed_from": catcher.step})
-        log.info("run %s done: target accuracy %s", run_dir.name, result.get("target_acc"))
-        return {"run_dir": str(run_dir), "target_acc": result.get("target_acc")}
-
-    def _source_classifier(self, config: RunConfig, root: Path) -> None:
-        """Methods that classify through the source-only model of the same task and seed get it from an
-        ordinary run in the same folder (:func:`dabench.train.source_classifier_for`). Two such jobs of one
-        sweep must not train it at the same time: train it here first, under its own run lock."""
-        from dabench.config import resolve
-        from dabench.train import data_source_for, run
-
-        s = self.settings
-        source = data_source_for(config, s["data_roots"], allow_download=False)
-        resolved = resolve(config, source.kind)
-        if not resolved.method_cls.NEEDS_SOURCE_CLASSIFIER:
-            return
-        base = RunConfig("source-only", config.task, seed=config.seed, data=resolved.data)
-        base_dir = resolve(base, source.kind).dirname
-        if (root / base_dir / "done").exists():
-            return
-        with _run_lock(root, base_dir):
-            run(base, root, device=s["device"], data_roots=s["data_roots"], allow_download=False, progress=False)
-
-    def _evaluate(self, run_dir: Path, protocol: str) -> None:
-        if eval_done(run_dir, protocol):
-            return
-        from dabench.cli import main as cli_main
-
-        argv = ["eval", "--run", str(run_dir), "--protocol", protocol, "--device", self.settings["device"]]
-        for root in self.settings["data_roots"]:
-            argv += ["--data-root", root]
-        log.info("dabench %s", " ".join(argv))
-        code = cli_main(argv)
-        if code != 0:
-            raise RuntimeError(f"`dabench {' '.join(argv)}` failed with exit code {code} (its error is above)")
+        _append_attempt(root, rundir.name, {"event": "end", "job_id": job_id, "status": "done",
+                                            "resumed_from": catcher.step})
+        log.info("run %s done: target accuracy %s", rundir.name, result.get("target_acc"))
+        return {"run_dir": str(rundir), "target_acc": result.get("target_acc")}
 
 
 def error_line(err: BaseException) -> str:

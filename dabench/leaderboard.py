@@ -851,7 +851,7 @@ def figures_section(ctx: Context) -> list[str]:
                 kind = FIGURE_KINDS.get(png, "other figures")
                 target = f"{ctx.figure_prefix}/{_slug(name)}_{task}_s{run.seed}_{png}"
                 dest = ctx.figures_dir / target
-                io._atomic(dest, lambda tmp, src=run.pngs[png]: shutil.copyfile(src, tmp))
+                io.atomic(dest, lambda tmp, src=run.pngs[png]: shutil.copyfile(src, tmp))
                 ctx.written.append(dest)
                 by_kind.setdefault(kind, []).append(f"[{name} on {task}, seed {run.seed}]({FIGURES}/{target})")
     titles = {"adaptation grid": "Adaptation grids (Fig. 2)", "t-SNE": "t-SNE (Fig. 4)"}
@@ -1126,7 +1126,7 @@ def export_runs(roots: list[str], dest: Path) -> tuple[int, int]:
             names = [n for n in COMPACT_FILES if n != "done" and (run_dir / n).is_file()]
             names += sorted(p.name for p in run_dir.glob("eval_*.json")) + sorted(p.name for p in run_dir.glob("*.png"))
             for name in names + ["done"]:  # `done` last, as in the run itself
-                io._atomic(target / name, lambda tmp, src=run_dir / name: shutil.copyfile(src, tmp))
+                io.atomic(target / name, lambda tmp, src=run_dir / name: shutil.copyfile(src, tmp))
             exported += 1
     return exported, skipped
 

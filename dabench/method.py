@@ -27,11 +27,12 @@ class TaskSpec:
     """What a method needs to know about a task to build its networks.
 
     Attributes:
-        channels: image channels after the task's protocol (1 or 3; both domains share it).
+        channels: image channels after the task's protocol (1 or 3): the larger of the two domains' native
+            counts, which both domains are brought to.
         size: image height = width after the protocol.
-        num_classes: number of classes.
-        family: task family (``"digits"``, ``"translation"``, ...) used for per-family hyper-parameters.
-        source_channels / target_channels: the domains' native channels (for methods that care).
+        num_classes: number of classes (0 on a label-free translation task).
+        family: task family (``"digits"``, ``"translation"``, ``"linemod"``), which selects a method's
+            per-family ``OVERRIDES``; default ``"digits"``.
     """
 
     channels: int

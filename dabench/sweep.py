@@ -70,7 +70,8 @@ import yaml
 from dabench import io
 from dabench.config import RunConfig, resolve
 from dabench.errors import DataError, UsageError
-from dabench.launchers import (LAUNCHERS, ExecutorSettings, Submission, SweepJob, checkpoint_step, eval_done,
+from dabench.rundir import RunDir
+from dabench.launchers import (LAUNCHERS, ExecutorSettings, Submission, SweepJob,
                                meta_dir, read_attempts, read_submissions, record_submissions)
 from dabench.registry import METHODS, PROTOCOLS, TASKS, UnknownKeyError
 
@@ -534,7 +535,7 @@ def expand(spec: SweepSpec) -> list[SweepRun]:
     Raises:
         UsageError: a grid point the method rejects (wrong type, out of choices), prefixed with the spec.
     """
-    from dabench.train import data_source_for
+    from dabench.plan import data_source_for
 
     runs: list[SweepRun] = []
     seen: set[str] = set()
@@ -661,17 +662,17 @@ def _launcher(name: str):
 
 
 def _run_status(root: Path, run: SweepRun, job: Submission | None, queues, protocols) -> RunStatus:
-    run_dir = root / run.dirname
+    rundir = RunDir(root / run.dirname)
     status = RunStatus(run, NOT_LAUNCHED, job, log=job.stderr if job else "")
-    if (run_dir / "done").exists():
-        status.step = _final_step(run_dir)
-        if all(eval_done(run_dir, p) for p in protocols):
+    if rundir.is_done():
+        status.step = _final_step(rundir)
+        if all(rundir.has_eval(p) for p in protocols):
             status.state = DONE
             return status
     queued = queues.get(job.executor, {}).get(job.job_id) if job else None
     if queued:
         status.state = RUNNING if queued == "RUNNING" else PENDING
-        status.step = status.step or _progress_step(run_dir)
+        status.step = status.step or _progress_step(rundir)
         return status
     attempts = read_attempts(root, run.dirname)
     starts = [i for i, a in enumerate(attempts) if a.get("event") == "start"]
@@ -682,31 +683,23 @@ def _run_status(root: Path, run: SweepRun, job: Submission | None, queues, proto
         status.state, status.error = FAILED, end.get("error", "")
     elif job is not None and not started_since and (line := _log_error(Path(job.stderr))):
         status.state, status.error = FAILED, line
-    elif run_dir.exists():
+    elif rundir.path.exists():
         status.state = INCOMPLETE
     if status.state != DONE and status.step is None:
-        status.step = checkpoint_step(run_dir)
+        status.step = rundir.checkpoint_step()
     return status
 
 
-def _progress_step(run_dir: Path) -> int | None:
+def _progress_step(rundir: RunDir) -> int | None:
     """How far a running run is: its last checkpoint or its last evaluation, whichever is later."""
-    steps = [s for s in (checkpoint_step(run_dir), _last_metrics_step(run_dir)) if s is not None]
+    steps = [s for s in (rundir.checkpoint_step(), rundir.last_metrics_step()) if s is not None]
     return max(steps) if steps else None
 
 
-def _last_metrics_step(run_dir: Path) -> int | None:
+def _final_step(rundir: RunDir) -> int | None:
     try:
-        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-        return int(json.loads(lines[-1])["step"]) if lines else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _final_step(run_dir: Path) -> int | None:
-    try:
-        return int(io.read_json(run_dir / "result.json")["steps"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(rundir.read_result()["steps"])
+    except (OSError, ValueError, KeyError, TypeError, UsageError):
         return None
 
 
@@ -739,7 +732,7 @@ def status_table(spec: SweepSpec, statuses: list[RunStatus]) -> str:
     rows = []
     for st in statuses:
         c = st.run.config
-        total = _final_step(spec.root / st.run.dirname) if st.state == DONE else None
+        total = _final_step(RunDir(spec.root / st.run.dirname)) if st.state == DONE else None
         steps = c.steps if c.steps is not None else METHODS.get(c.method).DEFAULT_STEPS
         step = f"{st.step if st.step is not None else '-'}/{total or steps}"
         rows.append([st.state, c.method, c.task, c.seed, st.run.label, step, st.job.job_id if st.job else "-",

@@ -36,7 +36,7 @@ Deviations:
       is a single linear layer).
     * Map choice: ``multilinear_map=auto`` uses the exact map when d_f · d_g ≤ ``random_threshold`` (4096)
       and the randomized one with d = ``random_dim`` (1024) otherwise — the rule of the paper's
-      implementation details as recalled (not in reference/methods.md; re-check against the PDF); the thuml
+      implementation details (not in reference/methods.md, so unverified against the paper's text); the thuml
       digit scripts instead switch with a ``--random`` flag and use d = 500. ``full`` / ``randomized`` force
       either map. On the digit tasks d_f · d_g = 768 · 10 = 7680, so the default is the randomized map.
     * Schedule: DANN's learning-rate annealing μ0 / (1 + 10 p)^0.75 and a fixed step budget instead of the
@@ -121,7 +121,7 @@ class CDAN(DANN):
         "random_threshold": HP(4096, None, "largest d_f·d_g for which 'auto' uses the exact map"),
         "random_dim": HP(1024, None, "output dimension d of the randomized multilinear map"),
     }
-    #: the reduced CPU budget (DANN's is 10,000): ~6 min of one core at 64 + 64 images per step
+    #: the reduced CPU budget (DANN's is 10,000); its cost is in docs/measurements.md
     DEFAULT_STEPS = 5000
     #: CDAN+E's entropy conditioning (set by the subclass)
     ENTROPY_CONDITIONING = False

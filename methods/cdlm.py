@@ -83,7 +83,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dabench.cdlm_figures import write_cdlm_figures
+from dabench.methods.cdlm_figures import write_cdlm_figures
 from dabench.hparams import HP, choice, log_uniform, uniform
 from dabench.method import Method, TaskSpec
 from dabench.registry import METHODS

@@ -36,7 +36,7 @@ class SourceOnly(Method):
     OVERRIDES = {"linemod": {"backbone": "resnet18"}, "translation": {"backbone": "resnet18"}}
     CAPABILITIES = frozenset({"predict", "features"})
     DEFAULT_STEPS = 10000
-    CHANNELS_LAST = True  # a DANN step is ~1.2x faster in channels-last on the 2-core dev CPU (interleaved A/B)
+    CHANNELS_LAST = True  # faster DANN-family steps on CPU (`dabench bench`; timing in docs/measurements.md)
 
     def __init__(self, spec: TaskSpec, hparams: dict):
         super().__init__(spec, hparams)

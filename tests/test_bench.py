@@ -1,5 +1,6 @@
-"""`dabench bench`: the conventional pipeline feeds the same images as the loop, (a) and (b) alternate step by
-step, and the report's layout. (Timings are measured by the benchmark itself and never asserted here.)"""
+"""`dabench bench`: the conventional pipeline feeds the same images as the loop, (a) and (b) come from one real
+training run that leaves no files, and the report's layout. (Timings are measured by the benchmark itself and
+never asserted here.)"""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -62,28 +63,28 @@ def test_bench_rejects_a_negative_minimum_window_with_a_one_line_usage_error(cap
     assert len(err) == 1 and "--min-seconds" in err[0] and "-1" in err[0]
 
 
-def test_loop_and_compute_alternate_step_by_step_through_the_training_loop(toy_data, monkeypatch):
+def test_loop_and_compute_returns_two_throughputs_from_a_real_training_run_and_leaves_no_files(
+        toy_data, monkeypatch, tmp_path):
+    import math
+    import tempfile
+
     import dabench.config
-    from dabench.methods.dann import DANN
 
     # the toy task is not registered: resolve it as the helpers do, with the bench's own step and eval schedule
     monkeypatch.setattr(dabench.config, "resolve", lambda config, kind: toy_run(
         config.method, toy_data, steps=config.steps, eval_every=config.eval_every,
         checkpoint_every=config.checkpoint_every))
-    progress = []
-    real_update = DANN.update
-
-    def recording_update(self, x_src, y_src, x_tgt, p, **oracle):
-        progress.append(round(p * 7))
-        return real_update(self, x_src, y_src, x_tgt, p, **oracle)
-
-    monkeypatch.setattr(DANN, "update", recording_update)
+    scratch, work = tmp_path / "tmp", tmp_path / "work"
+    scratch.mkdir()
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the bench's scratch run directory goes
+    monkeypatch.chdir(work)
     data = SimpleNamespace(kind="embedded", task_data=toy_data)
     loop, compute = loop_and_compute("dann", "toy", data, torch.device("cpu"), steps=4, warmup=2)
-    # a run of 2 + 4 (+ 1 never reached) = 7 steps: loop steps at progress 0/7 … 5/7; each of the window's four
-    # loop steps (2/7 … 5/7) is preceded, in the hook that ends the step before it, by one extra update
-    assert progress == [0, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    assert loop > 0 and compute > 0
+    # images per second, (a) through dabench.train.train and (b) the bare update; their values are never asserted
+    assert all(math.isfinite(rate) and rate > 0 for rate in (loop, compute))
+    # the measurement run is scratch: nothing is left behind, neither in the temporary nor the working directory
+    assert list(scratch.iterdir()) == [] and list(work.iterdir()) == []
 
 
 def test_a_method_may_name_one_of_its_presets():

@@ -13,6 +13,7 @@ from dabench.hparams import resolve_hparams
 from dabench.method import TaskSpec
 from dabench.methods.cdlm import CDLM, kl_divergence, modulated_sample
 from dabench.methods.source_only import SourceOnly
+from dabench.rundir import RunDir
 
 SPEC = TaskSpec(channels=3, size=28, num_classes=10)
 # the equations as written (label_w = 0, A16 off): the tests of Eq. 1–12 check the paper's terms alone
@@ -309,14 +310,14 @@ def test_network_shapes(channels, size):
 
 
 def test_run_figures_from_a_trained_method(toy_data, tmp_path):
-    from dabench.cdlm_figures import cdlm_latents, write_cdlm_figures
+    from dabench.methods.cdlm_figures import cdlm_latents, write_cdlm_figures
 
     method = make(spec=toy_data.spec)
     x = torch.rand(6, 3, 28, 28)
     codes = cdlm_latents(method, x, x, batch=4)
     assert codes["z_st"].shape == codes["z_ts"].shape == (6, 8)
     assert np.array_equal(codes["z_st"], cdlm_latents(method, x, x, batch=4)["z_st"])  # the evaluation ε is fixed
-    paths = write_cdlm_figures(method, toy_data, tmp_path, grid_images=6, max_per_domain=20)
+    paths = write_cdlm_figures(method, toy_data, RunDir(tmp_path), grid_images=6, max_per_domain=20)
     for path in paths.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -327,7 +328,7 @@ def test_a_cdlm_run_ends_with_its_grid_and_tsne_named_in_the_result(toy_data, tm
     from helpers import toy_run
 
     classifier = SourceOnly(toy_data.spec, resolve_hparams(SourceOnly, "digits", {"batch_size": 8}))
-    result = train(toy_run("cdlm", toy_data, steps=4, eval_every=4, **TINY), toy_data, tmp_path / "r",
+    result = train(toy_run("cdlm", toy_data, steps=4, eval_every=4, **TINY), toy_data, RunDir(tmp_path / "r"),
                    torch.device("cpu"), progress=False, classifier=classifier)
     assert result["figures"] == {"grid": "adaptation_grid.png", "tsne": "tsne_latents.png"}
     for name in result["figures"].values():

@@ -17,6 +17,7 @@ from dabench.hparams import HP
 from dabench.method import Method, TaskSpec
 from dabench.protocols.image_quality import image_quality
 from dabench.tasks import Task, TaskData
+from dabench.rundir import RunDir
 from dabench.train import train
 
 from helpers import toy_run
@@ -88,7 +89,7 @@ def fake_run(data: TaskData, steps: int = 6) -> ResolvedRun:
 
 
 def test_a_translation_run_is_scored_by_image_quality_not_accuracy(translation_data, tmp_path):
-    result = train(fake_run(translation_data), translation_data, tmp_path / "r", torch.device("cpu"), progress=False)
+    result = train(fake_run(translation_data), translation_data, RunDir(tmp_path / "r"), torch.device("cpu"), progress=False)
     lines = [json.loads(ln) for ln in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [ln["step"] for ln in lines] == [3, 6]
     assert {"tgt_test/ssim", "tgt_test/mse", "tgt_test/psnr"} <= set(lines[-1]) and "tgt_test/acc" not in lines[-1]
@@ -114,7 +115,7 @@ def test_the_evaluator_hands_translations_and_ground_truth_to_the_pure_function(
 
 def test_pad_tsne_and_grid_write_json_and_figures(translation_data, tmp_path):
     method = FakeTranslator(translation_data.spec, {"batch_size": 8, "lr": 0.5})
-    ctx = EvalContext(translation_data, "fake", random_state=1, out_dir=tmp_path, max_per_domain=8, title="fake")
+    ctx = EvalContext(translation_data, "fake", random_state=1, rundir=RunDir(tmp_path), max_per_domain=8, title="fake")
     results = evaluate_protocols(method, ctx, ["pad", "tsne", "grid"], header={"run_id": "x"})
     assert set(results["pad"]) >= {"raw", "features", "translated"}
     assert all(0.0 <= results["pad"][k]["d_a"] <= 2.0 for k in ("raw", "features", "translated"))
@@ -150,7 +151,7 @@ def test_methods_that_cannot_translate_are_refused_on_translation_tasks(tmp_path
 
 
 def test_a_digit_run_writes_its_default_accuracy_protocol(toy_data, tmp_path):
-    result = train(toy_run("source-only", toy_data, steps=10), toy_data, tmp_path / "r", torch.device("cpu"),
+    result = train(toy_run("source-only", toy_data, steps=10), toy_data, RunDir(tmp_path / "r"), torch.device("cpu"),
                    progress=False)
     evaluation = json.loads((tmp_path / "r" / "eval_accuracy.json").read_text())["result"]
     assert evaluation["target_acc"] == result["target_acc"]
@@ -172,12 +173,12 @@ def test_dabench_eval_on_a_finished_embedded_run(tmp_path, monkeypatch, capsys):
     assert pad["task"] == "mnist-mnistm" and pad["result"]["raw"]["n_per_domain"] == 60
     assert pad["result"]["source_split"] == "mnist/test" and 0.0 <= pad["result"]["features"]["d_a"] <= 2.0
     # a finished run is rebuilt from the hyper-parameters it recorded, not from today's defaults
-    from dabench.train import load_trained
+    from dabench.runs import load_trained
 
     stored = json.loads((run_dir / "config.json").read_text())
     stored["hparams"]["lr"] = 0.123
     (run_dir / "config.json").write_text(json.dumps(stored))
-    assert load_trained(run_dir).hparams["lr"] == 0.123
+    assert load_trained(RunDir(run_dir)).hparams["lr"] == 0.123
     (run_dir / "done").unlink()
     assert main(["eval", "--run", str(run_dir)]) == 2
     assert "is not a finished run" in capsys.readouterr().err

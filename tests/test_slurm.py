@@ -18,7 +18,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from dabench.launchers import checkpoint_step, read_attempts, read_submissions
+from dabench.launchers import read_attempts, read_submissions
+from dabench.rundir import RunDir
 from dabench.sweep import PENDING, RUNNING, expand, load_spec, sweep_states
 
 from test_sweep import DATA, TASK, cli, row, write_spec
@@ -110,7 +111,7 @@ def _drive(obs, spec, runs, subs, array: str) -> None:
             if r.dirname in obs.interrupted:
                 continue
             run_dir = spec.root / r.dirname
-            step = checkpoint_step(run_dir)
+            step = RunDir(run_dir).checkpoint_step()
             state = next(st.state for st in statuses if st.run is r)
             if state == RUNNING and step and step >= 5 and not (run_dir / "done").exists():
                 if not obs.interrupted:

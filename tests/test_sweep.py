@@ -15,7 +15,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from dabench import train
+from dabench.plan import plan_run
+from dabench.runs import execute
 from dabench.cli import main
 from dabench.launchers import read_attempts, read_submissions
 from dabench.sweep import expand, load_spec, parse_minutes, preset_names
@@ -122,7 +123,7 @@ def test_run_ids_are_stable_and_ignore_paths_devices_and_the_executor(tmp_path):
     # the run directory is the one `dabench run` uses for the same settings
     spec = load_spec(str(path))
     for r in expand(spec):
-        assert train.run_dir_for(r.config, spec.root).name == r.dirname
+        assert plan_run(r.config, spec.root).rundir.name == r.dirname
     # key order in the spec does not matter; a setting that changes results does
     raw = yaml.safe_load(path.read_text())
     (tmp_path / "reordered.yaml").write_text(yaml.safe_dump(dict(reversed(list(raw.items())))))
@@ -177,7 +178,7 @@ def debug_sweep(tmp_path_factory):
         spec = load_spec(str(path))
         runs = expand(spec)
         cut = next(r for r in runs if r.config.method == "dann" and r.config.seed == 0)
-        assert train.run(cut.config, spec.root, progress=False, stop_after=3) == {"stopped_at": 3}
+        assert execute(plan_run(cut.config, spec.root), progress=False, stop_after=3) == {"stopped_at": 3}
         before = cli("sweep", "status", str(path))
         launch = cli("sweep", "launch", str(path), "--yes")
         relaunch = cli("sweep", "launch", str(path), "--yes")

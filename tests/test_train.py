@@ -6,19 +6,19 @@ import json
 import pytest
 import torch
 
+from dabench.rundir import RunDir
 from dabench.train import PairSampler, train, without_timings
 
 from helpers import toy_run
 
 
 def metrics(run_dir):
-    lines = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [without_timings(ln) for ln in lines]
+    return [without_timings(ln) for ln in RunDir(run_dir).read_metrics()]
 
 
 def test_run_directory_holds_every_file_and_done_last(toy_data, tmp_path):
     resolved = toy_run("dann", toy_data, steps=20)
-    result = train(resolved, toy_data, tmp_path / "r", torch.device("cpu"), progress=False)
+    result = train(resolved, toy_data, RunDir(tmp_path / "r"), torch.device("cpu"), progress=False)
     names = {p.name for p in (tmp_path / "r").iterdir()}
     assert {"config.json", "env.json", "metrics.jsonl", "checkpoint.pt", "final.pt", "result.json", "done"} <= names
     assert not [n for n in names if n.endswith(".tmp")]
@@ -32,39 +32,39 @@ def test_run_directory_holds_every_file_and_done_last(toy_data, tmp_path):
 
 
 def test_same_config_same_metrics(toy_data, tmp_path):
-    a = train(toy_run("dann", toy_data), toy_data, tmp_path / "a", torch.device("cpu"), progress=False)
-    b = train(toy_run("dann", toy_data), toy_data, tmp_path / "b", torch.device("cpu"), progress=False)
+    a = train(toy_run("dann", toy_data), toy_data, RunDir(tmp_path / "a"), torch.device("cpu"), progress=False)
+    b = train(toy_run("dann", toy_data), toy_data, RunDir(tmp_path / "b"), torch.device("cpu"), progress=False)
     assert metrics(tmp_path / "a") == metrics(tmp_path / "b")
     assert a["target_acc"] == b["target_acc"]
 
 
 @pytest.mark.parametrize("stop_after", [3, 7, 10, 13])
 def test_resume_after_interruption_gives_the_same_final_metrics(toy_data, tmp_path, stop_after):
-    train(toy_run("dann", toy_data), toy_data, tmp_path / "full", torch.device("cpu"), progress=False)
-    out = train(toy_run("dann", toy_data), toy_data, tmp_path / "cut", torch.device("cpu"), progress=False,
+    train(toy_run("dann", toy_data), toy_data, RunDir(tmp_path / "full"), torch.device("cpu"), progress=False)
+    out = train(toy_run("dann", toy_data), toy_data, RunDir(tmp_path / "cut"), torch.device("cpu"), progress=False,
                 stop_after=stop_after)
     assert out == {"stopped_at": stop_after}
     # a kill between checkpoints loses the steps since the last one; they are replayed identically
-    train(toy_run("dann", toy_data), toy_data, tmp_path / "cut", torch.device("cpu"), progress=False)
+    train(toy_run("dann", toy_data), toy_data, RunDir(tmp_path / "cut"), torch.device("cpu"), progress=False)
     assert metrics(tmp_path / "cut") == metrics(tmp_path / "full")
 
 
 def test_on_step_sees_every_step_of_this_call_in_order_and_changes_nothing(toy_data, tmp_path):
     seen = []
-    train(toy_run("dann", toy_data), toy_data, tmp_path / "hooked", torch.device("cpu"), progress=False,
+    train(toy_run("dann", toy_data), toy_data, RunDir(tmp_path / "hooked"), torch.device("cpu"), progress=False,
           stop_after=7, on_step=lambda k, method: seen.append(k))
     assert seen == list(range(1, 8))
     seen.clear()  # resumed from the checkpoint at step 5 (a kill loses steps 6 and 7): the hook counts on from 6
-    train(toy_run("dann", toy_data), toy_data, tmp_path / "hooked", torch.device("cpu"), progress=False,
+    train(toy_run("dann", toy_data), toy_data, RunDir(tmp_path / "hooked"), torch.device("cpu"), progress=False,
           on_step=lambda k, method: seen.append(k))
-    train(toy_run("dann", toy_data), toy_data, tmp_path / "plain", torch.device("cpu"), progress=False)
+    train(toy_run("dann", toy_data), toy_data, RunDir(tmp_path / "plain"), torch.device("cpu"), progress=False)
     assert seen == list(range(6, 21))
     assert metrics(tmp_path / "hooked") == metrics(tmp_path / "plain")
 
 
 def test_evaluation_frequency_does_not_change_training(toy_data, tmp_path):
-    a = train(toy_run("dann", toy_data, eval_every=2), toy_data, tmp_path / "a", torch.device("cpu"), progress=False)
-    b = train(toy_run("dann", toy_data, eval_every=20), toy_data, tmp_path / "b", torch.device("cpu"), progress=False)
+    a = train(toy_run("dann", toy_data, eval_every=2), toy_data, RunDir(tmp_path / "a"), torch.device("cpu"), progress=False)
+    b = train(toy_run("dann", toy_data, eval_every=20), toy_data, RunDir(tmp_path / "b"), torch.device("cpu"), progress=False)
     assert metrics(tmp_path / "a")[-1]["tgt_test/acc"] == metrics(tmp_path / "b")[-1]["tgt_test/acc"]
     assert a["target_acc"] == b["target_acc"]
 
@@ -82,8 +82,8 @@ def test_target_labels_reach_only_oracle_methods(toy_data, tmp_path, monkeypatch
             return _orig(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, "update", spy)
-    train(toy_run("dann", toy_data, steps=4), toy_data, tmp_path / "d", torch.device("cpu"), progress=False)
-    train(toy_run("target-only", toy_data, steps=4), toy_data, tmp_path / "t", torch.device("cpu"), progress=False)
+    train(toy_run("dann", toy_data, steps=4), toy_data, RunDir(tmp_path / "d"), torch.device("cpu"), progress=False)
+    train(toy_run("target-only", toy_data, steps=4), toy_data, RunDir(tmp_path / "t"), torch.device("cpu"), progress=False)
     assert seen["DANN"] == set() and seen["TargetOnly"] == {"y_tgt"}
 
 

@@ -39,14 +39,14 @@ def cdlm_latents(method, x_src: torch.Tensor, x_tgt: torch.Tensor, batch: int = 
     return {key: np.concatenate(chunks) for key, chunks in out.items()}
 
 
-def write_cdlm_figures(method, data, run_dir: str | Path, *, random_state: int = 0, grid_images: int = 10,
+def write_cdlm_figures(method, data, rundir, *, random_state: int = 0, grid_images: int = 10,
                        max_per_domain: int = 2000) -> dict[str, Path]:
-    """The adaptation grid and the z̈ t-SNE of a trained CDLM, as PNGs in ``run_dir``.
+    """The adaptation grid and the z̈ t-SNE of a trained CDLM, as PNGs in its run directory.
 
     Args:
         method: a trained :class:`dabench.methods.cdlm.CDLM` (on any device).
         data: the run's :class:`dabench.tasks.TaskData`.
-        run_dir: the run directory (written into).
+        rundir: the :class:`dabench.rundir.RunDir` (written into).
         random_state: picks the grid's examples and seeds the t-SNE (use the run's seed).
         grid_images: columns of the grid: target test images above, their x̃_ts = D(γ1 h_t + γ2 ε) beneath.
         max_per_domain: at most this many z̈ of each domain in the t-SNE (paper: 2,000); the source codes
@@ -60,16 +60,15 @@ def write_cdlm_figures(method, data, run_dir: str | Path, *, random_state: int =
     from dabench.protocols.grid import grid_examples
     from dabench.protocols.tsne import tsne_embedding
 
-    run_dir = Path(run_dir)
     channels = data.spec.channels
     shown = data.tgt_test.subset(grid_examples(len(data.tgt_test), grid_images, random_state=random_state))
     grid = figures.adaptation_grid(
         [to_float(shown.x.cpu(), channels), translations(method, shown, channels)],
-        ["target\n(input)", "x̃_ts\n(source style)"], run_dir / GRID_NAME,
+        ["target\n(input)", "x̃_ts\n(source style)"], rundir.figure_path(GRID_NAME),
         title="CDLM: target test images and their generations x̃_ts = D(γ1 h_t + γ2 ε)")
     n = min(max_per_domain, len(data.src_val), len(data.tgt_test))
     codes = cdlm_latents(method, to_float(data.src_val.x[:n], channels), to_float(data.tgt_test.x[:n], channels))
     emb = tsne_embedding(codes["z_st"], codes["z_ts"], random_state=random_state, max_per_domain=max_per_domain)
-    tsne = figures.tsne_plot(emb["embedding"], emb["domain"], run_dir / TSNE_NAME,
+    tsne = figures.tsne_plot(emb["embedding"], emb["domain"], rundir.figure_path(TSNE_NAME),
                              title="CDLM: t-SNE of the modulated codes", labels=("z̈_st (source)", "z̈_ts (target)"))
     return {"grid": grid, "tsne": tsne}
