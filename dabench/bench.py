@@ -447,7 +447,7 @@ def _time_split(conventional: dict[str, Any], conv_rate: float, best: int) -> li
 
 def cmd_bench(args) -> int:
     from dabench import io
-    from dabench.cli import _say
+    from dabench.cli._common import say as _say
     from dabench.hparams import resolve_hparams
     from dabench.registry import METHODS, TASKS, UnknownKeyError
 

@@ -1153,7 +1153,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_leaderboard(args) -> int:
-    from dabench.cli import _say
+    from dabench.cli._common import say as _say
 
     roots = list(args.runs)
     if args.export:

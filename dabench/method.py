@@ -57,6 +57,8 @@ class Method(nn.Module):
     #: convolutions on CPUs for the digit networks: ``dabench bench`` measures it); numerics are unchanged up to
     #: floating-point summation order
     CHANNELS_LAST: ClassVar[bool] = False
+    #: how outputs name the paths of :meth:`extra_eval` (path key → display name; a missing key shows as itself)
+    EXTRA_PATHS: ClassVar[dict[str, str]] = {}
     #: the method's own end-of-run figures: ``f(method, task_data, run_dir, random_state=seed) -> {name: path}``
     #: on tasks with classes, called by the loop (methods themselves never write files); None for none
     FIGURES: ClassVar[Callable[..., dict] | None] = None

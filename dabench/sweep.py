@@ -421,20 +421,7 @@ def _protocols(ck: _Checker, value: Any) -> tuple[str, ...]:
         names = tuple(value if isinstance(value, list) else [value])
         if set(names) != {"accuracy"}:
             raise ck.fail("protocols", f"can only be [accuracy] in this installation; got {_show(value)}")
-    if set(names) - {"accuracy"} and not _has_eval_command():
-        raise ck.fail("protocols", "other than accuracy need `dabench eval`, which this installation lacks")
     return names
-
-
-def _has_eval_command() -> bool:
-    import argparse
-
-    from dabench.cli import build_parser
-
-    for action in build_parser()._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return "eval" in action.choices
-    return False
 
 
 def _executor(ck: _Checker, spec_ex: Any, budget_ex: Any, cli_ex: dict[str, Any],
@@ -867,7 +854,7 @@ def _add_common(p) -> None:
 
 
 def overrides_from_args(args) -> dict[str, Any]:
-    from dabench.cli import parse_sets
+    from dabench.cli._common import parse_sets
 
     ex = {"name": args.executor, "partition": args.partition, "gpus": args.gpus, "cpus": args.cpus,
           "mem": args.mem, "array_parallelism": args.array_parallelism}

@@ -221,6 +221,7 @@ class CDLM(Method):
     PRESETS["paper-full"] = {**PRESETS["paper"], "c": 64, "d_z": 512}
     PRESETS["full"] = {"c": 64, "d_z": 512}
     CAPABILITIES = frozenset({"predict", "features", "translate"})
+    EXTRA_PATHS = {"eps0": "with ε = 0", "source_only": "source-only", "head": "feature head C(h_t)"}
     NEEDS_SOURCE_CLASSIFIER = True
     DEFAULT_STEPS = 2000
     FIGURES = staticmethod(write_cdlm_figures)  # adaptation grid (Fig. 2) and t-SNE of z̈_st vs z̈_ts (Fig. 4)

@@ -206,6 +206,7 @@ class UNITLite(Method):
         "cyc_kl_w": HP(1e-4, None, "KL weight of the cycle codes (paper: λ3 = λ1; 0 = released DA trainer)"),
     }
     CAPABILITIES = frozenset({"predict", "translate"})
+    EXTRA_PATHS = {"unit_cls": "UNIT's classifier"}
     NEEDS_SOURCE_CLASSIFIER = True
     DEFAULT_STEPS = 1000
 

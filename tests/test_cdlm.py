@@ -323,7 +323,7 @@ def test_run_figures_from_a_trained_method(toy_data, tmp_path):
 
 
 def test_a_cdlm_run_ends_with_its_grid_and_tsne_named_in_the_result(toy_data, tmp_path):
-    from dabench.cli import summary_line
+    from dabench.cli.run import summary_line
     from dabench.train import train
     from helpers import toy_run
 

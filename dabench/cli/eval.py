@@ -11,16 +11,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
+import dabench.protocols  # noqa: F401  (fills PROTOCOLS)
+from dabench.cli._common import say
+from dabench.registry import PROTOCOLS
+from dabench.rundir import RunDir
 
 
 def add_parser(sub) -> None:
     """Add the ``eval`` subcommand to the CLI's subparsers."""
-    from dabench.registry import PROTOCOLS
-    import dabench.protocols  # noqa: F401  (fills PROTOCOLS)
-
-    p = sub.add_parser("eval", help="evaluate a finished run with registered protocols (writes eval_<p>.json)")
-    p.add_argument("--run", required=True, help="a finished run directory (holds `done` and final.pt)")
+    p = sub.add_parser("eval", help="evaluate a finished run with registered protocols (results go into the run directory)")
+    p.add_argument("--run", required=True, help="a finished run directory")
     p.add_argument("--protocol", action="append", choices=PROTOCOLS.names(), metavar="PROTOCOL",
                    help=f"repeatable; one of {', '.join(PROTOCOLS.names())} (default: the task's own)")
     p.add_argument("--random-state", type=int, default=0, help="seed of every sample and split (default 0)")
@@ -31,15 +31,13 @@ def add_parser(sub) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from dabench.cli import _say
-    from dabench.rundir import RunDir
     from dabench.runs import evaluate_run
 
     rundir = RunDir(Path(args.run))
     results = evaluate_run(rundir, args.protocol, data_roots=args.data_root, device=args.device,
                            random_state=args.random_state, samples=args.samples)
     for name, result in results.items():
-        _say(f"{name}: {summary(name, result)}  -> {rundir.eval_path(name)}")
+        say(f"{name}: {summary(name, result)}  -> {rundir.eval_path(name)}")
     return 0
 
 
@@ -60,11 +58,3 @@ def summary(name: str, result: dict) -> str:
     if name == "grid":
         return f"{len(result['examples'])} examples of {result['split']}"
     return "done"
-
-
-def translation_summary(result: dict) -> str:
-    """The last line of ``dabench run`` on a label-free translation task."""
-    final = result["final"]
-    return (f"target translation quality: SSIM {final['tgt_test/ssim']:.4f}, MSE {final['tgt_test/mse']:.4f}, "
-            f"PSNR {final['tgt_test/psnr']:.2f} dB ({result['method']} on {result['task']}, seed {result['seed']}, "
-            f"{result['steps']} steps, data {result['data']})")

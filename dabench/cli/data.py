@@ -1,0 +1,45 @@
+"""``dabench data fetch|build|verify``: obtain and check the datasets."""
+from __future__ import annotations
+
+from dabench.cli._common import say
+from dabench.data import resolve_source
+from dabench.errors import UsageError
+from dabench.registry import DATASETS
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("data", help="fetch, build or verify datasets")
+    p.add_argument("action", choices=["fetch", "build", "verify"])
+    p.add_argument("names", nargs="*", help="dataset names (fetch/build)")
+    p.add_argument("--data-root", action="append", help="read-only data root (repeatable; also $DABENCH_DATA)")
+    p.set_defaults(func=cmd_data)
+
+
+def cmd_data(args) -> int:
+    if args.action != "verify" and not args.names:
+        raise UsageError(f"`dabench data {args.action}` needs at least one dataset name")
+    source = resolve_source("full", args.data_root, allow_download=args.action != "verify")
+    if args.action == "verify":
+        return verify(source)
+    for name in args.names:
+        dataset = DATASETS.get(name)()
+        if args.action != dataset.obtain:
+            raise UsageError(f"'{name}' is obtained with `dabench data {dataset.obtain} {name}`, not `{args.action}`")
+        if args.action == "fetch":
+            dataset.fetch(source.cache, source.roots)
+        else:
+            dataset.build(source)
+        say(f"{name}: ok (in {source.cache})")
+    return 0
+
+
+def verify(source) -> int:
+    """Re-check every dataset file in the roots and the cache; exit 1 when one fails its checksum."""
+    bad = 0
+    for name, cls in DATASETS.items():
+        for path, status in cls().verify(source):
+            bad += status not in ("ok", "missing")
+            say(f"{name:10s} {status if status in ('ok', 'missing') else 'FAILED'}  {path}"
+                + ("" if status in ("ok", "missing") else f"\n           {status}"))
+    say("all present files check out" if not bad else f"{bad} file(s) failed their checksum")
+    return 1 if bad else 0
