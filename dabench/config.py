@@ -83,9 +83,11 @@ def resolve(config: RunConfig, data_kind: str) -> ResolvedRun:
         raise UsageError(str(err)) from None
     hparams = resolve_hparams(method_cls, task.family, config.hparams, config.hparams_seed)
     steps = config.steps if config.steps is not None else method_cls.DEFAULT_STEPS
-    if steps < 1:
-        raise UsageError(f"--steps must be a positive integer; got {steps}")
-    if config.seed < 0:
-        raise UsageError(f"--seed must be >= 0; got {config.seed}")
+    for flag, value in (("--steps", steps), ("--eval-every", config.eval_every),
+                        ("--checkpoint-every", config.checkpoint_every)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise UsageError(f"{flag} must be a positive integer; got {value!r}")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        raise UsageError(f"--seed must be an integer >= 0; got {config.seed!r}")
     eval_every = config.eval_every or max(1, steps // 10)
     return ResolvedRun(config, method_cls, task, hparams, steps, eval_every, data_kind)

@@ -7,3 +7,8 @@ class UsageError(Exception):
 
 class DataError(Exception):
     """Missing or corrupt data: the message names the file, where dabench looked and the command that fixes it."""
+
+
+class WriteError(Exception):
+    """A place the user chose cannot be written (read-only, full, a file in the way): one line naming the place
+    and the fix, exit code 1, no traceback."""

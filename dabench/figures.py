@@ -5,18 +5,16 @@
 * :func:`tsne_plot` — Fig. 4: t-SNE of source vs target features / latent codes
   (coordinates from :func:`dabench.protocols.tsne.tsne_embedding`);
 * :func:`pad_bars` — Fig. 6: proxy A-distance of raw / DANN / CDLM features on several tasks
-  (input: a dict of numbers, e.g. from :func:`pad_values` over ``eval_pad.json`` files);
-* :func:`error_curves` — Fig. 7: target test error vs training step from ``metrics.jsonl`` files.
+  (input: a dict of numbers, e.g. from :func:`pad_values` over the runs' ``pad`` evaluations);
+* :func:`error_curves` — Fig. 7: target test error vs training step from the runs' evaluation lines.
+
+Run files are read through :class:`dabench.rundir.RunDir`, which alone knows their names.
 
 Every function writes one PNG of exactly ``figsize · dpi`` pixels (constrained layout, no tight bounding box)
 atomically, and returns its path. Nothing here computes a metric.
 """
 from __future__ import annotations
 
-import io as _bytes_io
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -26,27 +24,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 
+from dabench import io  # noqa: E402
 from dabench.protocols.grid import adaptation_grid as grid_mosaic  # noqa: E402
+from dabench.rundir import RunDir  # noqa: E402
 
 DOMAIN_COLOURS = {1: "tab:blue", 0: "tab:red"}  # CDLM Fig. 4: source blue, target red
 
 
 def _save(fig, path: Path, dpi: int) -> Path:
-    """Write ``fig`` as a PNG to ``path`` via a temporary file and a rename; close it."""
+    """Write ``fig`` as a PNG to ``path`` atomically (:func:`dabench.io.atomic`); close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = _bytes_io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buffer.getvalue())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        io.atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -121,31 +112,28 @@ def pad_bars(values: Mapping[str, Mapping[str, float]], path: Path, *,
     return _save(fig, path, dpi)
 
 
-def read_metrics(path: Path) -> list[dict]:
-    """The evaluation lines of a ``metrics.jsonl`` (or of ``<run dir>/metrics.jsonl``)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def error_curves(runs: Mapping[str, Path | Sequence[dict]], path: Path, *, metric: str = "tgt_test/acc",
                  title: str = "Target test error during training", figsize: tuple[float, float] = (7.0, 4.0),
                  dpi: int = 100) -> Path:
     """Fig. 7: ``1 − metric`` against the training step, one line per run.
 
     Args:
-        runs: label → a ``metrics.jsonl`` path, a run directory, or already-read metric lines.
+        runs: label → a run directory (its evaluation lines are read through :class:`RunDir`) or already-read
+            evaluation lines.
         metric: the accuracy whose error is drawn (target test accuracy by default; plots only, it is never
             used to select anything).
     """
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    series = {}  # every run is read and checked before a figure is opened
     for label, source in runs.items():
-        lines = read_metrics(source) if isinstance(source, (str, Path)) else list(source)
+        if isinstance(source, (str, Path)) and not Path(source).is_dir():
+            raise ValueError(f"run '{label}': {source} is not a run directory")
+        lines = RunDir(Path(source)).read_metrics() if isinstance(source, (str, Path)) else list(source)
         points = [(ln["step"], 1.0 - ln[metric]) for ln in lines if metric in ln]
         if not points:
             raise ValueError(f"run '{label}' has no '{metric}' values")
-        steps, errors = zip(*sorted(points))
+        series[label] = tuple(zip(*sorted(points)))
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    for label, (steps, errors) in series.items():
         ax.plot(steps, errors, marker="o", markersize=3, label=label)
     ax.set_xlabel("training step")
     ax.set_ylabel(f"target test error (1 − {metric})")
@@ -157,7 +145,7 @@ def error_curves(runs: Mapping[str, Path | Sequence[dict]], path: Path, *, metri
 
 
 def pad_values(run_dirs: Mapping[str, Mapping[str, Path]], kind: str = "features") -> dict[str, dict[str, float]]:
-    """Fig. 6's input from ``eval_pad.json`` files: task → feature set → d_A.
+    """Fig. 6's input from the runs' ``pad`` evaluations (read through :class:`RunDir`): task → feature set → d_A.
 
     Args:
         run_dirs: task → {feature-set label → run directory}; the label ``"raw"`` takes the raw-pixel d_A of
@@ -166,7 +154,7 @@ def pad_values(run_dirs: Mapping[str, Mapping[str, Path]], kind: str = "features
     out: dict[str, dict[str, float]] = {}
     for task, by_label in run_dirs.items():
         for label, run_dir in by_label.items():
-            result = json.loads((Path(run_dir) / "eval_pad.json").read_text())["result"]
+            result = RunDir(Path(run_dir)).read_eval("pad")["result"]
             entry = result["raw" if label == "raw" else kind]
             out.setdefault(task, {})[label] = float(entry["d_a"])
     return out

@@ -9,6 +9,7 @@ raise :class:`~dabench.errors.UsageError` with the valid choices.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -21,11 +22,42 @@ Sampler = Callable[[np.random.Generator], Any]
 
 
 @dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric hyper-parameter: an interval, each end open or closed or absent."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    @property
+    def text(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+POSITIVE = Range(0, None, low_open=True)  # learning rates, widths, temperatures
+NONNEGATIVE = Range(0)  # loss weights, decays, seeds
+AT_LEAST_ONE = Range(1)  # sizes and counts
+UNIT = Range(0, 1)  # probabilities, momenta, mixing weights
+UNIT_OPEN_HIGH = Range(0, 1, high_open=True)  # dropout, Adam β
+
+
+@dataclass(frozen=True)
 class HP:
     """One hyper-parameter: its default, an optional random-search sampler, a one-line doc and choices.
 
-    ``absent``: the value that a run recorded before this hyper-parameter existed is equivalent to (a switch
-    added later whose "off" value is the old behaviour); ``None`` when there is none.
+    ``valid``: the :class:`Range` a numeric value must lie in (declared next to the default; float values must
+    also be finite). ``absent``: the value that a run recorded before this hyper-parameter existed is
+    equivalent to (a switch added later whose "off" value is the old behaviour); ``None`` when there is none.
     """
 
     default: Any
@@ -33,6 +65,7 @@ class HP:
     doc: str = ""
     choices: tuple | None = None
     absent: Any = None
+    valid: Range | None = None
 
     def parse(self, name: str, value: Any) -> Any:
         """Convert ``value`` (a string from the CLI, or a Python value) to the default's type, or raise."""
@@ -58,7 +91,25 @@ class HP:
             raise UsageError(
                 f"hyper-parameter '{name}' must be one of {', '.join(map(str, self.choices))}; got {parsed!r}"
             )
+        self.check(name, parsed)
         return parsed
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise :class:`UsageError` unless a numeric ``value`` is finite and inside :attr:`valid`."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        valid = self.valid if self.valid is not None else LOOP_RANGES.get(name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"hyper-parameter '{name}' must be a finite number; got {value!r} "
+                             f"(e.g. --set {name}={self.default!r})")
+        if valid is not None and value not in valid:
+            raise UsageError(f"hyper-parameter '{name}' must be {valid.text} (default {self.default!r}); got "
+                             f"{value!r} (e.g. --set {name}={self.default!r})")
+
+
+#: ranges every method's hyper-parameters of these names obey unless they declare their own: the loop needs a
+#: batch, and a learning rate is positive by the suite's convention (so a method a user adds gets them too)
+LOOP_RANGES = {"batch_size": AT_LEAST_ONE, "lr": POSITIVE}
 
 
 def _parse_bool(value: Any) -> bool:

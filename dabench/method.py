@@ -59,9 +59,26 @@ class Method(nn.Module):
     CHANNELS_LAST: ClassVar[bool] = False
     #: how outputs name the paths of :meth:`extra_eval` (path key → display name; a missing key shows as itself)
     EXTRA_PATHS: ClassVar[dict[str, str]] = {}
+    #: hyper-parameters whose value always names a leaderboard row when a method's runs differ in it (a switch
+    #: between readings of the paper): name → value → the words shown; a value not listed shows as name=value
+    VARIANT_NAMES: ClassVar[dict[str, dict[Any, str]]] = {}
     #: the method's own end-of-run figures: ``f(method, task_data, run_dir, random_state=seed) -> {name: path}``
     #: on tasks with classes, called by the loop (methods themselves never write files); None for none
     FIGURES: ClassVar[Callable[..., dict] | None] = None
+    #: the leaderboard's Table 1 row position (the CDLM paper's row order); ties and undeclared: alphabetical
+    ROW_ORDER: ClassVar[int] = 1000
+    #: the row of the CDLM paper's Table 1 that stands beside this method's row (None: no paper value)
+    PAPER_ROW: ClassVar[str | None] = None
+    #: that row's values: task → target test accuracy as a fraction (methods.md §1.5)
+    PAPER_TABLE1: ClassVar[dict[str, float]] = {}
+    #: the row of the CDLM paper's Table 2 (image translation) beside this method's (None: no paper value)
+    PAPER_ROW2: ClassVar[str | None] = None
+    #: that row's values: task → (SSIM, MSE, PSNR in dB)
+    PAPER_TABLE2: ClassVar[dict[str, tuple[float, float, float]]] = {}
+    #: the ablation tables of the method's paper (``dabench.ablation.Ablation`` records), in the paper's order
+    ABLATIONS: ClassVar[tuple[Any, ...]] = ()
+    #: the paper's Table-1 setting of the ablation switches (runs off it appear only in the ablation tables)
+    TABLE1_SETTING: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, spec: TaskSpec, hparams: dict[str, Any]):
         super().__init__()

@@ -45,6 +45,13 @@ class Registry:
 
         return add
 
+    def unregister(self, key: str) -> Any:
+        """Remove ``key`` (an entry added for a test); returns its object."""
+        try:
+            return self._entries.pop(key)
+        except KeyError:
+            raise UnknownKeyError(self.kind, key, self.names()) from None
+
     def get(self, key: str) -> Any:
         try:
             return self._entries[key]

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from dabench import io
-from dabench.errors import UsageError
 
 CONFIG = "config.json"
 ENV = "env.json"
@@ -56,8 +55,9 @@ class RunState(str, Enum):
     DONE = "DONE"
 
 
-class CorruptFile(UsageError):
-    """A run file that does not read back as written (truncated, altered, not JSON)."""
+class CorruptFile(Exception):
+    """A run file that does not read back as written (truncated, altered, not JSON); the message names the file
+    and how to recover."""
 
 
 class RunLocked(Exception):
@@ -100,6 +100,13 @@ class RunDir:
     # ------------------------------------------------------------------------------------------ state
     def exists(self) -> bool:
         return self.file(CONFIG).exists()
+
+    def config_matches(self, record: dict[str, Any]) -> bool:
+        """Whether ``config.json`` is present, readable and equal to ``record``."""
+        try:
+            return self.read_config() == json.loads(json.dumps(record))
+        except (FileNotFoundError, CorruptFile):
+            return False
 
     def is_done(self) -> bool:
         return self.file(DONE).exists()
@@ -155,6 +162,10 @@ class RunDir:
         """Whether ``protocol``'s result is here (``accuracy`` is evaluated by the training loop itself)."""
         return protocol == "accuracy" or any(self.eval_path(p).exists() for p in (protocol, protocol.replace("-", "_")))
 
+    def read_eval(self, protocol: str) -> dict[str, Any]:
+        """``protocol``'s ``eval_<protocol>.json`` (FileNotFoundError when it is not here)."""
+        return self._read_json(self.eval_path(protocol).name)
+
     def read_evals(self) -> dict[str, Any]:
         """protocol → its ``eval_<protocol>.json``, for every one present."""
         out = {}
@@ -202,6 +213,17 @@ class RunDir:
             lines.append(line)
         return lines
 
+    def metrics_cut(self) -> bool:
+        """Whether the last evaluation line was cut short (the process died while writing it)."""
+        path = self.file(METRICS)
+        if not path.exists():
+            return False
+        raw = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        try:
+            return bool(raw) and not isinstance(json.loads(raw[-1]), dict)
+        except ValueError:
+            return True
+
     def last_metrics_step(self) -> int | None:
         try:
             lines = self.read_metrics(drop_cut_last=True)
@@ -209,11 +231,15 @@ class RunDir:
             return None
         return lines[-1]["step"] if lines else None
 
-    def keep_metrics_until(self, step: int) -> None:
-        """Drop evaluation lines after ``step`` (a resume recomputes them identically) and a cut last line."""
-        if self.file(METRICS).exists():
-            kept = [ln for ln in self.read_metrics(drop_cut_last=True) if ln["step"] <= step]
-            io.write_text(self.file(METRICS), "".join(json.dumps(ln, sort_keys=True) + "\n" for ln in kept))
+    def keep_metrics_until(self, step: int) -> int:
+        """Drop evaluation lines after ``step`` (a resume recomputes them identically) and a cut last line;
+        returns how many lines were dropped."""
+        if not self.file(METRICS).exists():
+            return 0
+        total = sum(1 for ln in self.file(METRICS).read_text().splitlines() if ln.strip())
+        kept = [ln for ln in self.read_metrics(drop_cut_last=True) if ln["step"] <= step]
+        io.write_text(self.file(METRICS), "".join(json.dumps(ln, sort_keys=True) + "\n" for ln in kept))
+        return total - len(kept)
 
     def clear_metrics(self) -> None:
         self.file(METRICS).unlink(missing_ok=True)
@@ -233,7 +259,11 @@ class RunDir:
         written: list[str] = []
 
         def write(tmp: Path) -> None:
-            torch.save(state, tmp)
+            try:
+                torch.save(state, tmp)
+            except RuntimeError as err:  # torch reports a failed write (e.g. a full disk) as a RuntimeError
+                raise OSError(errno.EIO, f"could not write the file ({str(err).splitlines()[0][:120]})",
+                              str(self.file(name))) from None
             written.append(sha256_of(tmp))
             sums = self._checksums()
             io.write_json(self.file(CHECKSUMS), {**sums, name: [written[0], *sums.get(name, [])[:1]]})

@@ -22,7 +22,7 @@ from dabench.config import ResolvedRun
 from dabench.data import to_float
 from dabench.evaluate import (EvalContext, evaluate_accuracy, evaluate_image_quality, evaluate_protocols,
                               predictions)
-from dabench.rundir import RunDir
+from dabench.rundir import CorruptFile, RunDir
 from dabench.seeding import seed_hash
 from dabench.tasks import TaskData
 
@@ -74,8 +74,9 @@ def train(
     cfg = resolved.config
     rundir.path.mkdir(parents=True, exist_ok=True)
     rundir.remove_temporaries()
-    if not rundir.exists():
-        rundir.write_config({"config": cfg.to_dict(), **resolved.semantic, "run_id": resolved.run_id})
+    record = {"config": cfg.to_dict(), **resolved.semantic, "run_id": resolved.run_id}
+    if not rundir.config_matches(record):  # new, or damaged: the plan knows what the run is
+        rundir.write_config(record)
     env = dict(environment or {})
     rundir.write_env(env)
 
@@ -157,17 +158,28 @@ def _resume(rundir: RunDir, method, sampler: PairSampler, device: torch.device, 
     Returns ``(start step, loss sums, loss count, compute spent, earlier segments)``. The evaluation lines after
     the checkpoint (and a line cut by a kill) are dropped: the resumed run recomputes them identically. A resume
     on another host, device or thread count is allowed but said, since it may change the numbers."""
+    fresh = (0, {}, 0, {"wall_s": 0.0, "cpu_s": 0.0}, [])
     if not rundir.has_checkpoint():
         rundir.clear_metrics()
-        return 0, {}, 0, {"wall_s": 0.0, "cpu_s": 0.0}, []
-    state = rundir.load_checkpoint(map_location=device)
+        return fresh
+    try:
+        state = rundir.load_checkpoint(map_location=device)
+    except CorruptFile as err:  # nothing in it can be trusted; the run is deterministic, so start it again
+        log.warning("%s; restarting %s from step 0", str(err).split("; ")[0], rundir.name)
+        rundir.clear_metrics()
+        return fresh
     method.load_checkpoint_state(state["method"])
     sampler.generator.set_state(state["rng"]["sampler"])
     torch.set_rng_state(state["rng"]["torch"])
     if device.type == "cuda" and state["rng"].get("cuda") is not None:
         torch.cuda.set_rng_state(state["rng"]["cuda"], device)
     start = state["step"]
-    rundir.keep_metrics_until(start)
+    if rundir.metrics_cut():
+        log.warning("the last line of %s's evaluation log was cut short (a kill while writing it); dropping it: "
+                    "the checkpoint at step %d says which steps are real", rundir.name, start)
+    if rundir.keep_metrics_until(start):
+        log.info("dropped the evaluation lines of %s after its checkpoint at step %d (they are recomputed)",
+                 rundir.name, start)
     segments = list(state.get("segments", []))
     if segments and env:
         before = segments[-1]

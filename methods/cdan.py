@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dabench.hparams import HP, uniform
+from dabench.hparams import AT_LEAST_ONE, HP, NONNEGATIVE, UNIT_OPEN_HIGH, uniform
 from dabench.registry import METHODS
 from dabench.methods._nets import grad_reverse, mlp
 from dabench.methods.dann import DANN, domain_labels
@@ -111,18 +111,25 @@ class CDAN(DANN):
 
     HPARAMS = {
         **DANN.HPARAMS,
-        "weight_decay": HP(5e-4, None, "L2 weight decay (CDAN digit scripts)"),
-        "disc_hidden": HP(500, None, "hidden units of both hidden layers of the discriminator (paper: 500)"),
-        "disc_dropout": HP(0.5, uniform(0.0, 0.5), "dropout after each hidden layer of the discriminator"),
+        "weight_decay": HP(5e-4, None, "L2 weight decay (CDAN digit scripts)", valid=NONNEGATIVE),
+        "disc_hidden": HP(500, None, "hidden units of both hidden layers of the discriminator (paper: 500)",
+                          valid=AT_LEAST_ONE),
+        "disc_dropout": HP(0.5, uniform(0.0, 0.5), "dropout after each hidden layer of the discriminator",
+                           valid=UNIT_OPEN_HIGH),
         "feature": HP("extractor", None, "f: 'extractor' (DANN's G_f output, 768-d on digits) or 'penultimate' "
                       "(the input of the last linear layer, 100-d)", choices=("extractor", "penultimate")),
         "multilinear_map": HP("auto", None, "'full' T⊗, 'randomized' T⊙, or 'auto': T⊙ when d_f·d_g > "
                               "random_threshold", choices=("auto", "full", "randomized")),
-        "random_threshold": HP(4096, None, "largest d_f·d_g for which 'auto' uses the exact map"),
-        "random_dim": HP(1024, None, "output dimension d of the randomized multilinear map"),
+        "random_threshold": HP(4096, None, "largest d_f·d_g for which 'auto' uses the exact map", valid=AT_LEAST_ONE),
+        "random_dim": HP(1024, None, "output dimension d of the randomized multilinear map", valid=AT_LEAST_ONE),
     }
     #: the reduced CPU budget (DANN's is 10,000); its cost is in docs/measurements.md
     DEFAULT_STEPS = 5000
+    ROW_ORDER = 50
+    #: CDLM's "CDAN" row holds CDAN+E's numbers on M→U and U→M (methods.md §5.5): it stands beside cdan-e too
+    PAPER_ROW = "CDAN"
+    PAPER_TABLE1 = {"mnist-usps": 0.956, "usps-mnist": 0.980, "mnist-mnistm": 0.862, "mnistm-mnist": 0.902,
+                    "fashion-fashionm": 0.875, "fashionm-fashion": 0.891, "linemod": 0.936}
     #: CDAN+E's entropy conditioning (set by the subclass)
     ENTROPY_CONDITIONING = False
 
@@ -191,3 +198,6 @@ class CDANE(CDAN):
                            "code); False detaches the weights (TLlib)"),
     }
     ENTROPY_CONDITIONING = True
+    ROW_ORDER = 51
+    PAPER_ROW = CDAN.PAPER_ROW
+    PAPER_TABLE1 = CDAN.PAPER_TABLE1

@@ -83,8 +83,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dabench.ablation import Ablation
 from dabench.methods.cdlm_figures import write_cdlm_figures
-from dabench.hparams import HP, choice, log_uniform, uniform
+from dabench.hparams import AT_LEAST_ONE, HP, NONNEGATIVE, POSITIVE, UNIT, UNIT_OPEN_HIGH, choice, log_uniform, uniform
 from dabench.method import Method, TaskSpec
 from dabench.registry import METHODS
 from dabench.methods._nets import (dann_lambda, grad_reverse, mlp, pixel_mse, unit_decoder_layers,
@@ -178,17 +179,18 @@ class CDLM(Method):
     versa, aligned adversarially on h; classifies target images through their source-style generation."""
 
     HPARAMS = {
-        "batch_size": HP(64, None, "images per domain per step (paper: 64)"),
-        "c": HP(8, None, "base channel width of the UNIT trunk (paper scale: 64)"),
-        "d_z": HP(32, None, "latent dimension of μ, σ and h (paper scale: 512 = 8c)"),
+        "batch_size": HP(64, None, "images per domain per step (paper: 64)", valid=AT_LEAST_ONE),
+        "c": HP(8, None, "base channel width of the UNIT trunk (paper scale: 64)", valid=AT_LEAST_ONE),
+        "d_z": HP(32, None, "latent dimension of μ, σ and h (paper scale: 512 = 8c)", valid=AT_LEAST_ONE),
         "h_layer": HP("e4", None, "trunk layer feeding h′ (Table 3: e2/e3/e4 = Conv4/Conv5/Conv_last)",
                       tuple(H_LAYERS)),
-        "gamma1": HP(1.0, None, "γ1, weight of the other domain's h in the modulation (Eq. 1–2)"),
-        "gamma2": HP(0.1, None, "γ2, weight of ε in the modulation (Eq. 1–2); 0 allowed (Table 4)"),
-        "lambda1": HP(1e-4, log_uniform(1e-5, 1e-2), "λ1, weight of L_KL in φ's loss (paper: 1e-4)"),
-        "lambda2": HP(1.0, None, "λ2, weight of L_Rec in φ's loss (paper: 1e-4); θ's weight is always 1"),
-        "beta1": HP(1.0, log_uniform(0.1, 10.0), "β1, weight of L_c^s (paper: 0.1)"),
-        "beta2": HP(0.1, log_uniform(0.01, 1.0), "β2, weight of L_c^t (paper: 0.01)"),
+        "gamma1": HP(1.0, None, "γ1, weight of the other domain's h in the modulation (Eq. 1–2)", valid=NONNEGATIVE),
+        "gamma2": HP(0.1, None, "γ2, weight of ε in the modulation (Eq. 1–2); 0 allowed (Table 4)", valid=NONNEGATIVE),
+        "lambda1": HP(1e-4, log_uniform(1e-5, 1e-2), "λ1, weight of L_KL in φ's loss (paper: 1e-4)", valid=NONNEGATIVE),
+        "lambda2": HP(1.0, None, "λ2, weight of L_Rec in φ's loss (paper: 1e-4); θ's weight is always 1",
+                      valid=NONNEGATIVE),
+        "beta1": HP(1.0, log_uniform(0.1, 10.0), "β1, weight of L_c^s (paper: 0.1)", valid=NONNEGATIVE),
+        "beta2": HP(0.1, log_uniform(0.01, 1.0), "β2, weight of L_c^t (paper: 0.01)", valid=NONNEGATIVE),
         "consistency": HP("both", None, "which L_c terms are active (Table 5)",
                           ("both", "source", "target", "off")),
         "kl": HP("standard", None, "form of q in L_KL (A9)", ("conditional", "moment", "standard")),
@@ -197,19 +199,21 @@ class CDLM(Method):
         "lc_reduce": HP("mean", None, "L_c over pixels: sum (like L_Rec) or mean (MSE)", ("sum", "mean")),
         "label_w": HP(1.0, log_uniform(0.1, 10.0),
                       "weight of the source-label cross-entropy of a linear head on h_s in φ's loss "
-                      "(A16, not in the paper's equations; 0 = the equations as written)", absent=0.0),
-        "adv_weight": HP(0.2, uniform(0.05, 1.0), "GRL coefficient scale (0: h receives no L_adv gradient)"),
+                      "(A16, not in the paper's equations; 0 = the equations as written)", absent=0.0,
+                         valid=NONNEGATIVE),
+        "adv_weight": HP(0.2, uniform(0.05, 1.0), "GRL coefficient scale (0: h receives no L_adv gradient)",
+                         valid=NONNEGATIVE),
         "adv_schedule": HP("dann", None, "GRL coefficient: dann ramp 2/(1+e^-10p)-1 or constant",
                            ("dann", "constant")),
-        "disc_hidden": HP(512, None, "hidden units of the two-layer discriminator Ξ"),
+        "disc_hidden": HP(512, None, "hidden units of the two-layer discriminator Ξ", valid=AT_LEAST_ONE),
         "opt_phi": HP("adam", choice(["adam", "sgd"]), "optimiser of φ and Ξ (paper: sgd)", ("adam", "sgd")),
-        "lr_phi": HP(2e-3, log_uniform(3e-4, 1e-2), "learning rate of φ and Ξ"),
-        "momentum": HP(0.9, None, "SGD momentum (opt_phi = sgd)"),
-        "lr_theta": HP(2e-3, log_uniform(3e-4, 1e-2), "Adam learning rate of θ"),
-        "adam_beta1": HP(0.5, None, "Adam β1 (UNIT: 0.5), for every Adam optimiser"),
-        "logvar_clamp": HP(10.0, None, "log σ² is clamped to ±this (A8)"),
+        "lr_phi": HP(2e-3, log_uniform(3e-4, 1e-2), "learning rate of φ and Ξ", valid=POSITIVE),
+        "momentum": HP(0.9, None, "SGD momentum (opt_phi = sgd)", valid=UNIT),
+        "lr_theta": HP(2e-3, log_uniform(3e-4, 1e-2), "Adam learning rate of θ", valid=POSITIVE),
+        "adam_beta1": HP(0.5, None, "Adam β1 (UNIT: 0.5), for every Adam optimiser", valid=UNIT_OPEN_HIGH),
+        "logvar_clamp": HP(10.0, None, "log σ² is clamped to ±this (A8)", valid=POSITIVE),
         "logvar_init": HP(-4.0, None, "initial bias of the log σ² head (σ0 = exp(init / 2))"),
-        "eval_seed": HP(0, None, "seed of the evaluation ε (one fixed draw per call)"),
+        "eval_seed": HP(0, None, "seed of the evaluation ε (one fixed draw per call)", valid=NONNEGATIVE),
     }
     PRESETS = {
         "paper": {
@@ -222,9 +226,34 @@ class CDLM(Method):
     PRESETS["full"] = {"c": 64, "d_z": 512}
     CAPABILITIES = frozenset({"predict", "features", "translate"})
     EXTRA_PATHS = {"eps0": "with ε = 0", "source_only": "source-only", "head": "feature head C(h_t)"}
+    VARIANT_NAMES = {"label_w": {0.0: "equations as written, label_w=0"}}
     NEEDS_SOURCE_CLASSIFIER = True
     DEFAULT_STEPS = 2000
     FIGURES = staticmethod(write_cdlm_figures)  # adaptation grid (Fig. 2) and t-SNE of z̈_st vs z̈_ts (Fig. 4)
+    ROW_ORDER = 80
+    PAPER_ROW = "CDLM(x̃_ts)"
+    PAPER_TABLE1 = {"mnist-usps": 0.961, "usps-mnist": 0.983, "mnist-mnistm": 0.987, "mnistm-mnist": 0.962,
+                    "fashion-fashionm": 0.913, "fashionm-fashion": 0.922, "linemod": 0.984}
+    PAPER_ROW2 = "CDLM"
+    PAPER_TABLE2 = {"sketch-face": (0.7961, 0.0140, 19.89)}
+    #: the paper's Table-1 setting of the switches its Tables 3–5 vary
+    TABLE1_SETTING = {"h_layer": "e4", "gamma1": 1.0, "gamma2": 0.1, "consistency": "both"}
+    ABLATIONS = (
+        Ablation("table3", "Table 3: the layer feeding h′", ("h_layer",),
+                 ((("e2",), "Conv4 (e2)"), (("e3",), "Conv5 (e3)"), (("e4",), "Conv_last (e4)")),
+                 {"mnist-usps": (0.954, 0.956, 0.961), "fashion-fashionm": (0.890, 0.905, 0.913)}, "CDLM"),
+        Ablation("table4", "Table 4: the modulation weights (γ1, γ2)", ("gamma1", "gamma2"),
+                 (((0.1, 1.0), "(0.1, 1.0)"), ((0.5, 0.5), "(0.5, 0.5)"), ((0.9, 0.1), "(0.9, 0.1)"),
+                  ((1.0, 0.1), "(1.0, 0.1)"), ((1.0, 0.0), "(1.0, 0)")),
+                 {"mnist-usps": (0.320, 0.723, 0.961, 0.961, 0.961),
+                  "fashion-fashionm": (0.226, 0.513, 0.912, 0.913, 0.913)}, "CDLM"),
+        Ablation("table5", "Table 5: the consistency terms", ("consistency",),
+                 ((("off",), "w/o L_c (off)"), (("target",), "+L_c^t (target)"), (("source",), "+L_c^s (source)"),
+                  (("both",), "both")),
+                 {"mnist-usps": (0.635, 0.689, 0.951, 0.961), "usps-mnist": (0.683, 0.695, 0.980, 0.983),
+                  "fashion-fashionm": (0.646, 0.682, 0.912, 0.913),
+                  "fashionm-fashion": (0.672, 0.691, 0.915, 0.922)}, "CDLM"),
+    )
 
     def __init__(self, spec: TaskSpec, hparams: dict):
         super().__init__(spec, hparams)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dabench.hparams import HP, uniform
+from dabench.hparams import AT_LEAST_ONE, HP, NONNEGATIVE, POSITIVE, uniform
 from dabench.registry import METHODS
 from dabench.methods._nets import dann_lambda, grad_reverse, mlp
 from dabench.methods.source_only import SourceOnly
@@ -33,10 +33,15 @@ class DANN(SourceOnly):
 
     HPARAMS = {
         **SourceOnly.HPARAMS,
-        "gamma": HP(10.0, uniform(5.0, 20.0), "λ_p schedule steepness γ"),
-        "lambda_max": HP(1.0, uniform(0.1, 1.0), "scale of λ_p (the GRL coefficient is lambda_max · λ_p)"),
-        "disc_hidden": HP(100, None, "hidden units of the domain classifier G_d"),
+        "gamma": HP(10.0, uniform(5.0, 20.0), "λ_p schedule steepness γ", valid=POSITIVE),
+        "lambda_max": HP(1.0, uniform(0.1, 1.0), "scale of λ_p (the GRL coefficient is lambda_max · λ_p)",
+                         valid=NONNEGATIVE),
+        "disc_hidden": HP(100, None, "hidden units of the domain classifier G_d", valid=AT_LEAST_ONE),
     }
+    ROW_ORDER = 20
+    PAPER_ROW = "DANN"
+    PAPER_TABLE1 = {"mnist-usps": 0.774, "usps-mnist": 0.833, "mnist-mnistm": 0.766, "mnistm-mnist": 0.851,
+                    "fashion-fashionm": 0.765, "fashionm-fashion": 0.822, "linemod": 0.832}
 
     def build_extra_nets(self) -> None:
         self.discriminator = self.make_discriminator()

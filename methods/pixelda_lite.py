@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dabench.hparams import HP, log_uniform, uniform
+from dabench.hparams import AT_LEAST_ONE, HP, NONNEGATIVE, POSITIVE, UNIT_OPEN_HIGH, log_uniform, uniform
 from dabench.method import Method, TaskSpec
 from dabench.registry import METHODS
 
@@ -191,29 +191,38 @@ class PixelDALite(Method):
     """PixelDA with a lighter ResNet generator: source → target-style images, T trained on both, T on target."""
 
     HPARAMS = {
-        "lr": HP(1e-3, log_uniform(1e-4, 2e-3), "Adam learning rate (D, T and G)"),
-        "beta1": HP(0.5, None, "Adam β1"),
-        "weight_decay": HP(1e-5, None, "L2 weight decay on every net"),
-        "clip_norm": HP(5.0, None, "each gradient tensor is clipped to this norm (slim clip_gradient_norm)"),
-        "batch_size": HP(32, None, "images per domain per step"),
-        "noise_dims": HP(10, None, "dimension of z ~ U(−1, 1)"),
-        "resnet_blocks": HP(2, None, "residual blocks in G (paper: 6)"),
-        "resnet_filters": HP(32, None, "filters per conv in G (paper: 64)"),
+        "lr": HP(1e-3, log_uniform(1e-4, 2e-3), "Adam learning rate (D, T and G)", valid=POSITIVE),
+        "beta1": HP(0.5, None, "Adam β1", valid=UNIT_OPEN_HIGH),
+        "weight_decay": HP(1e-5, None, "L2 weight decay on every net", valid=NONNEGATIVE),
+        "clip_norm": HP(5.0, None, "each gradient tensor is clipped to this norm (slim clip_gradient_norm)",
+                        valid=POSITIVE),
+        "batch_size": HP(32, None, "images per domain per step", valid=AT_LEAST_ONE),
+        "noise_dims": HP(10, None, "dimension of z ~ U(−1, 1)", valid=AT_LEAST_ONE),
+        "resnet_blocks": HP(2, None, "residual blocks in G (paper: 6)", valid=AT_LEAST_ONE),
+        "resnet_filters": HP(32, None, "filters per conv in G (paper: 64)", valid=AT_LEAST_ONE),
         "generator_output": HP("residual", None, "'residual': G = clip(x_s + r); 'direct': G = r (authors' "
                                "resnet arch)", choices=("residual", "direct")),
-        "disc_filters": HP(32, None, "filters of D's first conv, doubling per stride-2 conv (paper: 64)"),
-        "disc_dropout": HP(0.1, None, "dropout after each conv of D (keep 0.9)"),
-        "disc_noise_std": HP(0.2, None, "σ of the Gaussian noise added after each conv of D"),
-        "domain_loss_weight": HP(0.135603587834, uniform(0.01, 1.0), "α: D's loss weight (paper, MNIST-M)"),
-        "style_loss_weight": HP(0.0113173311334, uniform(0.001, 0.1), "G's adversarial weight (paper, MNIST-M)"),
-        "task_loss_g_weight": HP(0.0100959947002, uniform(0.001, 0.1), "G's task-loss weight (paper, MNIST-M)"),
-        "source_task_weight": HP(1.0, None, "weight of CE(T_s(x_s)) in the D step"),
-        "transferred_task_weight": HP(1.0, None, "weight of CE(T_t(G(x_s))) in the D step"),
-        "similarity_weight": HP(0.0, None, "γ: content-similarity weight (paper: 0 for digits)"),
+        "disc_filters": HP(32, None, "filters of D's first conv, doubling per stride-2 conv (paper: 64)",
+                           valid=AT_LEAST_ONE),
+        "disc_dropout": HP(0.1, None, "dropout after each conv of D (keep 0.9)", valid=UNIT_OPEN_HIGH),
+        "disc_noise_std": HP(0.2, None, "σ of the Gaussian noise added after each conv of D", valid=NONNEGATIVE),
+        "domain_loss_weight": HP(0.135603587834, uniform(0.01, 1.0), "α: D's loss weight (paper, MNIST-M)",
+                                 valid=NONNEGATIVE),
+        "style_loss_weight": HP(0.0113173311334, uniform(0.001, 0.1), "G's adversarial weight (paper, MNIST-M)",
+                                valid=NONNEGATIVE),
+        "task_loss_g_weight": HP(0.0100959947002, uniform(0.001, 0.1), "G's task-loss weight (paper, MNIST-M)",
+                                 valid=NONNEGATIVE),
+        "source_task_weight": HP(1.0, None, "weight of CE(T_s(x_s)) in the D step", valid=NONNEGATIVE),
+        "transferred_task_weight": HP(1.0, None, "weight of CE(T_t(G(x_s))) in the D step", valid=NONNEGATIVE),
+        "similarity_weight": HP(0.0, None, "γ: content-similarity weight (paper: 0 for digits)", valid=NONNEGATIVE),
         "similarity_loss": HP("pmse", None, "content-similarity loss", choices=("pmse", "mse")),
     }
     CAPABILITIES = frozenset({"predict", "features"})
     DEFAULT_STEPS = 1000
+    ROW_ORDER = 60
+    PAPER_ROW = "PixelDA"
+    PAPER_TABLE1 = {"mnist-usps": 0.959, "usps-mnist": 0.942, "mnist-mnistm": 0.982, "mnistm-mnist": 0.922,
+                    "fashion-fashionm": 0.805, "fashionm-fashion": 0.762, "linemod": 0.998}
 
     def __init__(self, spec: TaskSpec, hparams: dict):
         super().__init__(spec, hparams)

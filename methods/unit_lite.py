@@ -55,8 +55,11 @@ Deviations:
     * Grey domains are replicated to 3 channels when the other is RGB (suite protocol), so both domains have
       the task's channel count.
 
-Not changed: the released discriminator dropout (0.1, 0.3, 0.5, 0.5, ``DIS_DROPOUT``) is kept, although at
-this width (``dis_ch`` 8) it keeps the class head ``unit_cls`` near chance. The label-free probes behind the
+The class head (UNIT's own classifier, trained on source labels through the shared discriminator layers)
+sits behind the released discriminator dropout (0.1, 0.3, 0.5, 0.5, ``DIS_DROPOUT``); ``dis_dropout`` scales
+it (1 = released, 0 = none), and ``dis_ch`` sets the width it has to learn with. Both paths of the head are
+scored: ``unit_cls`` (C_b, UNIT's reported number) and ``unit_cls_src`` (C_a, whose source-validation accuracy
+says, without target labels, whether the head learns at all). The label-free probes behind the
 lite defaults and the longer-budget runs are in docs/measurements.md.
 """
 from __future__ import annotations
@@ -65,7 +68,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dabench.hparams import HP, log_uniform
+from dabench.hparams import AT_LEAST_ONE, HP, NONNEGATIVE, POSITIVE, UNIT, UNIT_OPEN_HIGH, log_uniform
 from dabench.method import Method, TaskSpec
 from dabench.registry import METHODS
 from dabench.methods._nets import pixel_mse, unit_decoder_layers, unit_encoder_layers
@@ -132,8 +135,9 @@ class _CoupledVAE(nn.Module):
 class _CoupledDiscriminator(nn.Module):
     """UNIT's CoDis: per-domain conv5 + pool, shared conv5 + pool ×3, a 2-way adversarial and a class head."""
 
-    def __init__(self, channels: int, size: int, ch: int, num_classes: int):
+    def __init__(self, channels: int, size: int, ch: int, num_classes: int, dropout_scale: float = 1.0):
         super().__init__()
+        self.dropout = tuple(dropout_scale * p for p in DIS_DROPOUT)
 
         def block(c_in: int, c_out: int) -> nn.Module:
             return nn.Sequential(nn.Conv2d(c_in, c_out, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True))
@@ -154,7 +158,7 @@ class _CoupledDiscriminator(nn.Module):
     def trunk(self, x: torch.Tensor, domain: int, dropout: bool) -> torch.Tensor:
         """The last conv block's features ``[B, 8ch, s, s]`` (with UNIT's dropout schedule when asked)."""
         h = self.first[domain](x)
-        for block, p in zip((None, *self.core), DIS_DROPOUT):
+        for block, p in zip((None, *self.core), self.dropout):
             if block is not None:
                 h = block(h)
             if dropout:
@@ -190,31 +194,43 @@ class UNITLite(Method):
     """Coupled VAE-GANs with a shared latent space; target images are translated to the source and classified."""
 
     HPARAMS = {
-        "lr": HP(1e-3, log_uniform(1e-4, 2e-3), "Adam learning rate, G and D (released: 2e-4; see docstring)"),
-        "beta1": HP(0.5, None, "Adam β1"),
-        "weight_decay": HP(5e-4, None, "Adam L2 weight decay"),
-        "batch_size": HP(32, None, "images per domain per step (released config: 64)"),
-        "gen_ch": HP(16, None, "generator width c (released config: 64 / 96); the code has 8c dims"),
-        "dis_ch": HP(8, None, "discriminator width (released config: 64)"),
+        "lr": HP(1e-3, log_uniform(1e-4, 2e-3), "Adam learning rate, G and D (released: 2e-4; see docstring)",
+                 valid=POSITIVE),
+        "beta1": HP(0.5, None, "Adam β1", valid=UNIT_OPEN_HIGH),
+        "weight_decay": HP(5e-4, None, "Adam L2 weight decay", valid=NONNEGATIVE),
+        "batch_size": HP(32, None, "images per domain per step (released config: 64)", valid=AT_LEAST_ONE),
+        "gen_ch": HP(16, None, "generator width c (released config: 64 / 96); the code has 8c dims",
+                     valid=AT_LEAST_ONE),
+        "dis_ch": HP(8, None, "discriminator width (released config: 64)", valid=AT_LEAST_ONE),
         "coord_channels": HP(True, None, "append the two coordinate channels to the encoder input"),
-        "gan_w": HP(1.0, None, "adversarial weight"),
-        "kl_w": HP(1e-4, None, "KL weight (kl_normalized_direct_w)"),
-        "ll_w": HP(0.1, None, "reconstruction weight (released ll_normalized_direct_w: 1e-3; see docstring)"),
-        "cls_w": HP(10.0, None, "weight of the discriminator's source classification loss"),
-        "feature_w": HP(1e-4, None, "weight of the discriminator's feature-matching term"),
-        "cyc_w": HP(0.1, None, "cycle-reconstruction weight (paper: λ4 = λ2; 0 = released DA trainer)"),
-        "cyc_kl_w": HP(1e-4, None, "KL weight of the cycle codes (paper: λ3 = λ1; 0 = released DA trainer)"),
+        "gan_w": HP(1.0, None, "adversarial weight", valid=NONNEGATIVE),
+        "kl_w": HP(1e-4, None, "KL weight (kl_normalized_direct_w)", valid=NONNEGATIVE),
+        "ll_w": HP(0.1, None, "reconstruction weight (released ll_normalized_direct_w: 1e-3; see docstring)",
+                   valid=NONNEGATIVE),
+        "cls_w": HP(10.0, None, "weight of the discriminator's source classification loss", valid=NONNEGATIVE),
+        "feature_w": HP(1e-4, None, "weight of the discriminator's feature-matching term", valid=NONNEGATIVE),
+        "cyc_w": HP(0.1, None, "cycle-reconstruction weight (paper: λ4 = λ2; 0 = released DA trainer)",
+                    valid=NONNEGATIVE),
+        "cyc_kl_w": HP(1e-4, None, "KL weight of the cycle codes (paper: λ3 = λ1; 0 = released DA trainer)",
+                       valid=NONNEGATIVE),
+        "dis_dropout": HP(1.0, None, "scale of the released discriminator dropout (0.1, 0.3, 0.5, 0.5); 0: none",
+                          valid=UNIT, absent=1.0),
     }
     CAPABILITIES = frozenset({"predict", "translate"})
-    EXTRA_PATHS = {"unit_cls": "UNIT's classifier"}
+    EXTRA_PATHS = {"unit_cls": "UNIT's classifier C_b", "unit_cls_src": "UNIT's classifier C_a"}
     NEEDS_SOURCE_CLASSIFIER = True
     DEFAULT_STEPS = 1000
+    ROW_ORDER = 70
+    PAPER_ROW = "UNIT"
+    PAPER_TABLE1 = {"mnist-usps": 0.960, "usps-mnist": 0.951, "mnist-mnistm": 0.920, "mnistm-mnist": 0.932,
+                    "fashion-fashionm": 0.796, "fashionm-fashion": 0.805, "linemod": 0.964}
 
     def __init__(self, spec: TaskSpec, hparams: dict):
         super().__init__(spec, hparams)
         hp = self.hparams
         self.generator = _CoupledVAE(spec.channels, spec.size, hp["gen_ch"], hp["coord_channels"])
-        self.discriminator = _CoupledDiscriminator(spec.channels, spec.size, hp["dis_ch"], spec.num_classes)
+        self.discriminator = _CoupledDiscriminator(spec.channels, spec.size, hp["dis_ch"], spec.num_classes,
+                                                   hp["dis_dropout"])
         adam = dict(lr=hp["lr"], betas=(hp["beta1"], 0.999), weight_decay=hp["weight_decay"])
         self.optimizers["dis"] = torch.optim.Adam(self.discriminator.parameters(), **adam)
         self.optimizers["gen"] = torch.optim.Adam(self.generator.parameters(), **adam)
@@ -321,8 +337,11 @@ class UNITLite(Method):
                                "task and seed; attach it first with attach_source_classifier()")
         return classifier.predict(self.translate(x))
 
-    def extra_eval(self, x_tgt):
-        """UNIT's own accuracy path: the discriminator's class head through the target first layer."""
+    def extra_eval(self, x):
+        """UNIT's own classifier: the discriminator's class head through the target first layer (``unit_cls``,
+        C_b, the path UNIT's paper reports on target images) and through the source first layer
+        (``unit_cls_src``, C_a; on the source validation split, the label-free check that the head learns)."""
         if self.discriminator.cls_head is None:
             return {}
-        return {"unit_cls": self.discriminator.classify(x_tgt * 2.0 - 1.0, 1)}
+        x = x * 2.0 - 1.0
+        return {"unit_cls": self.discriminator.classify(x, 1), "unit_cls_src": self.discriminator.classify(x, 0)}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `dabench bench` on a CUDA machine, as one prepared run: every method at its defaults plus CDLM at the paper's
 # width (`cdlm:full`, c = 64, d_z = 512), written to leaderboard/performance-cuda.md (the CPU report,
-# leaderboard/performance.md, stays as it is).
+# leaderboard/performance.md, stays as it is). The output is named explicitly: without -o, `dabench bench`
+# writes runs/bench/performance.md (git-ignored), never a committed report.
 #
 #   DABENCH_DATA=/path/to/data-root scripts/gpu-bench.sh [REPEATS]
 #

@@ -53,7 +53,7 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
         pad: kind (raw, features, translated) → d_A, written as ``eval_pad.json``.
         pngs: figure files to write (tiny real PNGs).
     """
-    hp = dict(HPARAMS[method], **(hparams or {}))
+    hp = dict(HPARAMS.get(method, {"batch_size": 64}), **(hparams or {}))  # other methods: a batch size
     eval_every = max(1, steps // 3)
     semantic = {"method": method, "task": task, "seed": seed, "steps": steps, "hparams": hp, "data": data,
                 "eval_every": eval_every, "protocol_version": 1}

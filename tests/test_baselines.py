@@ -181,6 +181,31 @@ def test_unit_shared_layers_are_one_module_used_by_both_domains():
     assert dis.first[0] is not dis.first[1] and len(dis.core) == 3
 
 
+def test_unit_class_path_reaches_the_shared_discriminator_layers_and_its_own_first_layer_only():
+    """UNIT's classifier C_a = cls_head ∘ core ∘ first[0]: a source-label loss through it moves the shared layers
+    (core, the class head) and the source first layer, never the target first layer or the adversarial head."""
+    unit = build("unit-lite")
+    dis = unit.discriminator
+    x, y = torch.rand(6, 3, 28, 28) * 2 - 1, torch.arange(6) % 10
+    torch.nn.functional.cross_entropy(dis.classify(x, 0), y).backward()
+    assert all(p.grad is not None and float(p.grad.abs().max()) > 0
+               for m in (dis.core, dis.cls_head, dis.first[0]) for p in m.parameters())
+    assert all(p.grad is None for m in (dis.first[1], dis.adv_head) for p in m.parameters())
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0])
+def test_unit_dis_dropout_scales_the_released_schedule(scale):
+    from dabench.methods.unit_lite import DIS_DROPOUT
+
+    dis = build("unit-lite", dis_dropout=scale).train().discriminator
+    assert dis.dropout == tuple(scale * p for p in DIS_DROPOUT)
+    x = torch.rand(4, 3, 28, 28)
+    same = torch.equal(dis.classify(x, 0), dis.classify(x, 0))
+    assert same == (scale == 0.0)  # without dropout the training-mode class path is deterministic
+    assert set(unit_paths := build("unit-lite").eval().extra_eval(x)) == {"unit_cls", "unit_cls_src"}
+    assert all(v.shape == (4, 10) for v in unit_paths.values())
+
+
 def test_unit_reconstruction_and_cycle_losses_go_down_on_a_tiny_batch(toy_data):
     # narrow nets and a larger step size keep this fast; the update is the real one (D step, G step, cycle)
     unit = build("unit-lite", gen_ch=4, dis_ch=4, batch_size=8, lr=2e-3)
@@ -208,7 +233,7 @@ def test_unit_translates_to_the_source_range_and_classifies_through_the_source_c
         assert translated.shape == x.shape and translated.min() >= 0 and translated.max() <= 1
         assert torch.equal(unit.predict(x), source.predict(translated))
         extra = unit.extra_eval(x)
-    assert set(extra) == {"unit_cls"} and extra["unit_cls"].shape == (5, 10)
+    assert set(extra) == {"unit_cls", "unit_cls_src"} and extra["unit_cls"].shape == (5, 10)
     assert "source_classifier" not in dict(unit.named_modules()) and not any(
         k.startswith("source_classifier") for k in unit.state_dict())
 

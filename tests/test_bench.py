@@ -1,13 +1,15 @@
 """`dabench bench`: the conventional pipeline feeds the same images as the loop, (a) and (b) come from one real
-training run that leaves no files, and the report's layout. (Timings are measured by the benchmark itself and
-never asserted here.)"""
+training run that leaves no files, the report's layout, where the report goes (never a committed file by
+default) and the one-line errors of a bad output path. (Timings are measured by the benchmark itself and never
+asserted here.)"""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import torch
 
-from dabench.bench import PILDigits, loop_and_compute, render
+from dabench.bench import PILDigits, loop_and_compute
+from dabench.bench_report import render
 from dabench.data import to_float
 
 from helpers import toy_run
@@ -100,3 +102,122 @@ def test_bench_rejects_an_unknown_preset_before_loading_any_data(capsys):
     assert main(["bench", "--methods", "dann", "cdlm:huge", "--data", "full"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'huge'" in err[0] and "paper-full" in err[0]
+
+
+def _fake_measurement(monkeypatch):
+    """cmd_bench without measuring: each worker returns a fixed row, and no data are loaded."""
+    import dabench.bench_worker as worker
+
+    def measure_in_worker(spec, options, conventional=False):
+        row = {"method": spec, "device": "cpu", "data": "embedded", "steps": 30, "peak_rss_mb": 900.0}
+        if conventional:
+            return {**row, "batch": 64, "loop": 3200.0, "compute": {"loop_format": 4000.0, "default_format": 2560.0},
+                    "conventional": {"0": 1600.0}, "speedup": {"0": 2.0}}
+        return {**row, "loop": 2000.0, "compute": 2050.0, "ratio": 2000 / 2050, "eval": 9000.0}
+
+    monkeypatch.setattr(worker, "measure_in_worker", measure_in_worker)
+    monkeypatch.setattr(worker, "load_data", lambda plan: None)
+
+
+def test_the_default_report_goes_under_the_git_ignored_runs_folder_never_to_the_leaderboard(
+        monkeypatch, tmp_path, capsys):
+    from pathlib import Path
+
+    from dabench.bench_worker import DEFAULT_OUT
+    from dabench.cli import main
+
+    assert DEFAULT_OUT.parts[0] == "runs" and "leaderboard" not in DEFAULT_OUT.parts
+    gitignore = Path(__file__).resolve().parents[1] / ".gitignore"
+    assert "/runs/" in gitignore.read_text().splitlines()
+    _fake_measurement(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--methods", "dann", "source-only", "--data", "embedded"]) == 0
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == [DEFAULT_OUT.as_posix()]
+    text = (tmp_path / DEFAULT_OUT).read_text()
+    assert "| source-only | 64 | 30 | 2000 |" in text and "main process (0 workers) | 1600 | 2.00× |" in text
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"wrote {DEFAULT_OUT}"
+
+
+def test_an_output_naming_a_folder_is_a_one_line_usage_error_before_any_measurement(monkeypatch, tmp_path, capsys):
+    from dabench.cli import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("measured although the report could not be written")
+
+    monkeypatch.setattr("dabench.bench_worker.measure_in_worker", never)
+    monkeypatch.setattr("dabench.bench_worker.load_data", never)
+    assert main(["bench", "--methods", "source-only", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dabench: error: -o ") and "folder" in err[0]
+
+
+def test_a_read_only_output_folder_is_a_one_line_usage_error(monkeypatch, tmp_path, capsys):
+    import os
+
+    import pytest
+
+    from dabench.bench_worker import check_output
+    from dabench.cli import main
+    from dabench.errors import UsageError, WriteError
+
+    # a write that fails at the end (e.g. the folder turned read-only during the measurements)
+    _fake_measurement(monkeypatch)
+
+    def refuse(path, text):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("dabench.io.write_text", refuse)
+    assert main(["bench", "--methods", "source-only", "--data", "embedded", "-o", str(tmp_path / "p.md")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write the report" in err[0] and "Permission denied" in err[0]
+    # a folder read-only from the start is refused before measuring (root may write anywhere: not checkable)
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        try:
+            with pytest.raises(WriteError, match="read-only"):
+                check_output(locked / "sub" / "performance.md")
+        finally:
+            locked.chmod(0o755)
+    # a read-only file system refuses even root: the probe write is what finds it, before measuring
+    def read_only_fs(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("tempfile.mkstemp", read_only_fs)
+    with pytest.raises(WriteError, match="Read-only file system"):
+        check_output(tmp_path / "ro" / "performance.md")
+    monkeypatch.undo()
+    # a file where a folder should be
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WriteError, match="not a folder"):
+        check_output(tmp_path / "file" / "performance.md")
+
+
+def test_the_eval_measurement_takes_its_source_classifier_from_the_run_plan():
+    from dabench.bench import BenchData, run_config, source_classifier
+    from dabench.bench_worker import RUNS_ROOT
+    from dabench.plan import plan_run
+    from dabench.tasks import task_spec
+
+    for spec, needs in (("dann", False), ("cdlm", True), ("unit-lite", True)):
+        plan = plan_run(run_config(spec, "mnist-mnistm", seed=0, data="embedded"), RUNS_ROOT)
+        data = BenchData("embedded", SimpleNamespace(spec=task_spec(plan.resolved.task)))
+        classifier = source_classifier(plan, data, torch.device("cpu"))
+        assert (classifier is not None) == needs
+        if needs:
+            assert type(classifier) is plan.source_classifier.resolved.method_cls
+            assert plan.source_classifier.config.method == "source-only"
+
+
+def test_the_measurement_modules_neither_print_nor_import_the_command_line():
+    import ast
+    import importlib
+
+    for name in ("dabench.bench", "dabench.bench_worker", "dabench.bench_report"):
+        tree = ast.parse(open(importlib.import_module(name).__file__).read())
+        calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "print" not in calls, name
+        assert not any(m and m.startswith("dabench.cli") for m in imported), name

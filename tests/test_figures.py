@@ -1,13 +1,12 @@
 """Each figure function writes a non-empty PNG of exactly figsize x dpi pixels."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from dabench import figures
+from dabench.rundir import RunDir
 
 
 def check_png(path, size):
@@ -42,22 +41,30 @@ def test_pad_bars(tmp_path):
     check_png(out, (420, 240))
 
 
-def test_error_curves_from_metrics_files(tmp_path):
+def test_error_curves_from_run_directories(tmp_path):
     for name, accs in (("a", [0.5, 0.7, 0.8]), ("b", [0.6, 0.65, 0.9])):
-        (tmp_path / name).mkdir()
-        lines = [{"step": 100 * (i + 1), "tgt_test/acc": acc} for i, acc in enumerate(accs)]
-        (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(ln) + "\n" for ln in lines))
-    out = figures.error_curves({"DANN": tmp_path / "a", "CDLM": tmp_path / "b" / "metrics.jsonl"},
+        run = RunDir(tmp_path / name)
+        run.path.mkdir()
+        for i, acc in enumerate(accs):
+            run.append_metrics({"step": 100 * (i + 1), "tgt_test/acc": acc})
+    out = figures.error_curves({"DANN": tmp_path / "a", "CDLM": str(tmp_path / "b")},
                                tmp_path / "curves.png", figsize=(5, 3), dpi=80)
     check_png(out, (400, 240))
     with pytest.raises(ValueError, match="no 'tgt_test/acc'"):
         figures.error_curves({"x": [{"step": 1}]}, tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="is not a run directory"):
+        figures.error_curves({"x": tmp_path / "curves.png"}, tmp_path / "bad.png")
+
+
+def test_a_failed_save_leaves_nothing_behind(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError):
+        figures.pad_bars({"t": {"raw": 1.0}}, tmp_path / "file" / "pad.png")
+    assert not list(tmp_path.rglob("*.tmp")) and not figures.plt.get_fignums()  # no temporary, figure closed
 
 
 def test_pad_values_reads_eval_files(tmp_path):
     for run, raw, feat in (("r1", 1.9, 1.5), ("r2", 1.8, 1.1)):
-        (tmp_path / run).mkdir()
-        (tmp_path / run / "eval_pad.json").write_text(json.dumps(
-            {"result": {"raw": {"d_a": raw}, "features": {"d_a": feat}}}))
+        RunDir(tmp_path / run).write_eval("pad", {"result": {"raw": {"d_a": raw}, "features": {"d_a": feat}}})
     values = figures.pad_values({"M→U": {"raw": tmp_path / "r1", "DANN": tmp_path / "r1", "CDLM": tmp_path / "r2"}})
     assert values == {"M→U": {"raw": 1.9, "DANN": 1.5, "CDLM": 1.1}}

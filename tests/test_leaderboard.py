@@ -1,4 +1,5 @@
-"""``dabench leaderboard``: the golden file, the committed leaderboard, and the aggregation rules.
+"""``dabench leaderboard``: the golden file, the committed leaderboard, the aggregation rules, methods declaring
+their own paper values, and the command's safety (default output, nothing deleted, one-line refusals).
 
 The golden test renders the FAKE runs of ``tests/data/leaderboard/`` (written by ``tests/fake_runs.py``) with the
 fake notes ``tests/data/leaderboard_notes.yaml`` and compares the result with ``tests/data/leaderboard_golden.md``.
@@ -18,6 +19,13 @@ import pytest
 from dabench import leaderboard as lb
 from dabench.cli import main
 from dabench.errors import UsageError
+from dabench.leaderboard import declared
+from dabench.leaderboard.layout import Stat, aggregate, best_of, paper_line
+from dabench.leaderboard.results import load_run
+from dabench.leaderboard.selection import select
+from dabench.method import Method
+from dabench.registry import METHODS
+from dabench.rundir import RunDir
 from fake_runs import GPU, write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,12 +45,13 @@ def _mirror(workdir: Path, paths: list[str]) -> None:
 
 
 def render_golden(workdir: Path) -> str:
-    """Run `dabench leaderboard tests/data/leaderboard --notes ...` in ``workdir``; return the README."""
+    """Run `dabench leaderboard tests/data/leaderboard -o leaderboard --notes ...` in ``workdir`` (the output
+    outside the linked fixture); return the README."""
     _mirror(workdir, [FIXTURE, NOTES])
     cwd = os.getcwd()
     os.chdir(workdir)
     try:
-        assert main(["leaderboard", FIXTURE, "--notes", NOTES]) == 0
+        assert main(["leaderboard", FIXTURE, "-o", "leaderboard", "--notes", NOTES]) == 0
     finally:
         os.chdir(cwd)
     return (workdir / "leaderboard" / "README.md").read_text()
@@ -78,14 +87,19 @@ def test_committed_leaderboard_is_up_to_date(tmp_path):
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        assert main(["leaderboard", "leaderboard/data"]) == 0
+        assert main(["leaderboard", "leaderboard/data", "-o", "leaderboard"]) == 0
     finally:
         os.chdir(cwd)
     got = (tmp_path / "leaderboard" / "README.md").read_text()
     committed = (REPO / "leaderboard" / "README.md").read_text()
-    assert got == committed, (f"leaderboard/README.md is not what `dabench leaderboard leaderboard/data` generates "
-                              f"from the committed results:\n{_diff(committed, got, 'leaderboard/README.md')}\n"
-                              f"Regenerate it with `dabench leaderboard leaderboard/data` and commit it.")
+    command = "dabench leaderboard leaderboard/data -o leaderboard"
+    assert got == committed, (f"leaderboard/README.md is not what `{command}` generates from the committed "
+                              f"results:\n{_diff(committed, got, 'leaderboard/README.md')}\n"
+                              f"Regenerate it with `{command}` and commit it.")
+    figures = {p.relative_to(tmp_path / "leaderboard").as_posix() for p in (tmp_path / "leaderboard").rglob("*.png")}
+    committed_figures = {p.relative_to(REPO / "leaderboard").as_posix()
+                         for p in (REPO / "leaderboard" / "figures").rglob("*.png")}
+    assert figures == committed_figures, f"regenerate the figures too with `{command}`"
 
 
 # ------------------------------------------------------------------------------------------ unit tests
@@ -107,10 +121,10 @@ def _row(table: str, name: str) -> list[str]:
 
 
 def test_stat_text_and_aggregate():
-    assert lb.Stat(96.14, 0.25, 3).text(1) == "96.1 ± 0.2 (3)"
-    assert lb.Stat(96.14, float("nan"), 1).text(1) == "96.1 (1)"
+    assert Stat(96.14, 0.25, 3).text(1) == "96.1 ± 0.2 (3)"
+    assert Stat(96.14, float("nan"), 1).text(1) == "96.1 (1)"
     records = [{"row": "a", "task": "t", "seed": s, "value": v} for s, v in ((0, 90.0), (1, 92.0), (2, 97.0))]
-    stats = lb.aggregate(records + [{"row": "b", "task": "t", "seed": 0, "value": 50.0}], ["row", "task"])
+    stats = aggregate(records + [{"row": "b", "task": "t", "seed": 0, "value": 50.0}], ["row", "task"])
     assert stats[("a", "t")].mean == pytest.approx(93.0) and stats[("a", "t")].n == 3
     assert stats[("a", "t")].std == pytest.approx(3.605551, rel=1e-5)  # sample std (ddof 1)
     assert stats[("b", "t")].text(1) == "50.0 (1)"
@@ -134,31 +148,39 @@ def test_table1_cells_bold_best_and_paper(tmp_path):
 
 
 def test_bold_ties_and_lower_is_better():
-    assert lb.best_of({"a": 90.04, "b": 89.96, "c": 80.0}, 1) == {"a", "b"}  # equal as displayed
-    assert lb.best_of({"a": 0.02, "b": 0.01}, 4, higher=False) == {"b"}
-    assert lb.best_of({}, 1) == set()
+    assert best_of({"a": 90.04, "b": 89.96, "c": 80.0}, 1) == {"a", "b"}  # equal as displayed
+    assert best_of({"a": 0.02, "b": 0.01}, 4, higher=False) == {"b"}
+    assert best_of({}, 1) == set()
 
 
-def test_paper_lookup():
-    assert lb.PAPER_TABLE1[lb.PAPER_ROW_OF["cdlm"]]["mnist-usps"] == 0.961
-    assert lb.PAPER_TABLE1[lb.PAPER_ROW_OF["cdan-e"]] is lb.PAPER_TABLE1[lb.PAPER_ROW_OF["cdan"]]
-    assert lb.PAPER_TABLE1["Source only"]["fashionm-fashion"] == 0.612
-    assert lb.paper_line(0.961, lb.Stat(90.0, 1.0, 3), 1, 100.0) == "<br>paper 96.1 (Δ -6.1)"
-    assert lb.paper_line(None, lb.Stat(90.0, 1.0, 3), 1, 100.0) == ""
+def test_paper_values_live_with_the_methods():
+    cdlm = METHODS.get("cdlm")
+    assert (cdlm.PAPER_ROW, cdlm.PAPER_TABLE1["mnist-usps"]) == ("CDLM(x̃_ts)", 0.961)
+    # CDLM's "CDAN" row stands beside both cdan and cdan-e
+    assert METHODS.get("cdan-e").PAPER_ROW == METHODS.get("cdan").PAPER_ROW == "CDAN"
+    assert METHODS.get("cdan-e").PAPER_TABLE1 is METHODS.get("cdan").PAPER_TABLE1
+    assert declared.paper_table1("source-only", "fashionm-fashion") == 0.612
+    assert declared.paper_table1("target-only", "mnist-usps") == 0.980  # not inherited from source-only
+    assert declared.paper_table2_of("cdlm", "sketch-face") == (0.7961, 0.0140, 19.89)
+    assert declared.paper_table1("no-such-method", "mnist-usps") is None
+    assert [key for key, _ in declared.registered_in_order()][:2] == ["source-only", "dann"]
+    assert declared.registered_in_order()[-1][0] == "target-only"  # the oracle last
+    assert paper_line(0.961, Stat(90.0, 1.0, 3), 1, 100.0) == "<br>paper 96.1 (Δ -6.1)"
+    assert paper_line(None, Stat(90.0, 1.0, 3), 1, 100.0) == ""
     # every ablation's Table-1 column repeats Table 1's CDLM value, as in the paper
-    for ablation in lb.ABLATIONS:
-        col = next(i for i, (values, _) in enumerate(ablation.columns)
-                   if all(lb._same(v, lb.TABLE1_SETTING[k]) for k, v in zip(ablation.knobs, values)))
+    assert [ab.name for ab in cdlm.ABLATIONS] == ["table3", "table4", "table5"]
+    for ablation in cdlm.ABLATIONS:
+        col = declared.column_of(ablation, "cdlm", cdlm.TABLE1_SETTING)
         for task, values in ablation.paper.items():
-            assert values[col] == lb.PAPER_TABLE1["CDLM(x̃_ts)"][task], (ablation.name, task)
+            assert values[col] == cdlm.PAPER_TABLE1[task], (ablation.name, task)
 
 
 def test_selection_rules(tmp_path):
     run_dir = write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.80)  # even seed: source-val peaks mid-way
-    run = lb.load_run(run_dir, "r", ".")
-    assert lb.select(run, "last")["step"] == 300
-    assert lb.select(run, "source-val-best")["step"] == 200
-    assert lb.select(run, "target-best")["tgt_test/acc"] == pytest.approx(0.81)
+    run = load_run(run_dir, "r", ".")
+    assert select(run, "last")["step"] == 300
+    assert select(run, "source-val-best")["step"] == 200
+    assert select(run, "target-best")["tgt_test/acc"] == pytest.approx(0.81)
     text = _build([tmp_path], selections=("target-best",))
     assert "selection: target-test best (oracle: uses target labels)" in text
     assert "ORACLE: the evaluated step with the best target *test* accuracy" in text
@@ -275,13 +297,15 @@ def test_export_is_compact_and_regenerates_byte_for_byte(tmp_path, monkeypatch, 
     assert main(["leaderboard", "runs", "--export", "data"]) == 0
     assert "exported 1 finished run(s) to data (1 unfinished skipped)" in capsys.readouterr().out
     copied = tmp_path / "data" / "table1" / run_dir.name
-    assert sorted(p.name for p in copied.iterdir()) == ["config.json", "done", "env.json", "eval_pad.json",
-                                                        "metrics.jsonl", "result.json", "tsne.png"]
-    exported = (tmp_path / "leaderboard" / "README.md").read_text()
-    assert exported.startswith("> Generated by `dabench leaderboard data` ")  # built from the compact copy
-    (tmp_path / "leaderboard" / "README.md").unlink()
-    assert main(["leaderboard", "data"]) == 0
-    assert (tmp_path / "leaderboard" / "README.md").read_text() == exported
+    assert sorted(p.name for p in copied.iterdir()) == sorted(p.name for p in RunDir(run_dir).compact_files())
+    assert not list(copied.glob("*.pt")) and RunDir(copied).is_done()
+    # the output lies beside the runs given (never in the export folder); the header names the command exactly
+    readme = tmp_path / "runs" / "leaderboard" / "README.md"
+    exported = readme.read_text()
+    assert exported.startswith("> Generated by `dabench leaderboard data -o runs/leaderboard` ")
+    readme.unlink()
+    assert main(["leaderboard", "data", "-o", "runs/leaderboard"]) == 0
+    assert readme.read_text() == exported
     assert lb.export_runs(["runs"], Path("data")) == (1, 1)  # exporting again refreshes in place
 
 
@@ -293,33 +317,126 @@ def test_export_refuses_other_hardware(tmp_path):
         lb.export_runs([str(tmp_path / "gpu")], tmp_path / "data")
 
 
-def test_write_is_deterministic_and_removes_stale_figures(tmp_path, monkeypatch):
+def test_default_output_is_beside_the_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write_run(tmp_path / "runs" / "table1", "dann", "mnist-usps", 0, acc=0.80)
+    committed = tmp_path / "leaderboard" / "README.md"  # a committed leaderboard in the working directory
+    committed.parent.mkdir()
+    committed.write_text("committed\n")
+    assert main(["leaderboard", "runs/"]) == 0
+    assert committed.read_text() == "committed\n"
+    readme = tmp_path / "runs" / "leaderboard" / "README.md"
+    assert readme.read_text().startswith("> Generated by `dabench leaderboard runs` ")
+    assert f"{Path('runs') / 'leaderboard' / 'README.md'}: 1 finished run(s)" in capsys.readouterr().out
+    assert main(["leaderboard", "runs"]) == 0  # its own output folder is not taken for runs
+
+
+def test_foreign_figures_survive_and_are_reported(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     write_run(tmp_path / "runs", "dann", "mnist-usps", 0, acc=0.80)
-    stale = tmp_path / "lb" / "figures" / "old" / "gone.png"
-    stale.parent.mkdir(parents=True)
-    stale.write_bytes(b"x")
+    foreign = tmp_path / "lb" / "figures" / "old" / "gone.png"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"x")
+    assert main(["leaderboard", "runs", "-o", "lb"]) == 0
+    assert foreign.read_bytes() == b"x"
+    out = capsys.readouterr().out
+    assert (f"1 figure(s) in {Path('lb') / 'figures'} were not written by this call (stale?): old/gone.png\n"
+            in out)
     first = lb.build(["runs"], Path("lb"))
+    assert lb.stale_figures(first, Path("lb")) == ["old/gone.png"]
     lb.write(first, Path("lb"))
-    assert not stale.exists() and not stale.parent.exists()
     assert (tmp_path / "lb" / "README.md").read_text() == lb.build(["runs"], Path("lb")).text
-    assert first.text.startswith("> Generated by `dabench leaderboard runs` ")
+    assert first.text.startswith("> Generated by `dabench leaderboard runs` (dabench/leaderboard/) ")
 
 
 def test_command_line_names_only_non_defaults():
-    assert lb.command_line(["runs/"], "leaderboard", None, lb.DEFAULT_SELECTIONS) == "dabench leaderboard runs"
+    assert lb.command_line(["runs/"], "runs/leaderboard", None, lb.DEFAULT_SELECTIONS) == "dabench leaderboard runs"
+    assert (lb.command_line(["leaderboard/data"], "leaderboard", None, lb.DEFAULT_SELECTIONS)
+            == "dabench leaderboard leaderboard/data -o leaderboard")
     assert (lb.command_line(["a", "b c"], "out/", "n.yaml", ("last",))
             == "dabench leaderboard a 'b c' -o out --notes n.yaml --selection last")
+    assert lb.default_out(["runs/x/"]) == Path("runs/x/leaderboard")
 
 
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
     assert main(["leaderboard", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a folder" in err
+    assert not (tmp_path / "nope").exists()  # nothing created for a RUNS_DIR that is not there
     broken = write_run(tmp_path / "runs", "dann", "mnist-usps", 0, acc=0.8)
     (broken / "metrics.jsonl").write_text("{not json\n")
+    assert main(["leaderboard", str(tmp_path / "runs"), "-o", str(tmp_path / "o")]) != 0  # a damaged run file
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "metrics.jsonl line 1 is not JSON" in err
+
+
+def test_a_step_recorded_twice_is_refused(tmp_path, capsys):
+    run_dir = write_run(tmp_path / "runs", "dann", "mnist-usps", 0, acc=0.8)
+    rundir = RunDir(run_dir)
+    rundir.append_metrics(rundir.read_metrics()[1])  # the step-200 evaluation written again
     assert main(["leaderboard", str(tmp_path / "runs"), "-o", str(tmp_path / "o")]) == 2
-    assert "metrics.jsonl line 1 is not JSON" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dabench: error: ")
+    assert str(run_dir / "metrics.jsonl") in err and "step 200 recorded twice" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unwritable_output_is_one_line(tmp_path, capsys):
+    write_run(tmp_path / "runs", "dann", "mnist-usps", 0, acc=0.8)
+    (tmp_path / "file").write_text("not a folder")
+    for out in (tmp_path / "file", tmp_path / "file" / "sub"):
+        assert main(["leaderboard", str(tmp_path / "runs"), "-o", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith(f"dabench: error: cannot write {out}: ") and err.endswith("; choose another -o\n")
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders: the permission case needs an ordinary user")
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    try:
+        assert main(["leaderboard", str(tmp_path / "runs"), "-o", str(readonly)]) == 1
+        assert capsys.readouterr().err.startswith(f"dabench: error: cannot write {readonly}: Permission denied")
+    finally:
+        readonly.chmod(0o755)
+
+
+# ------------------------------------------------------------------------- methods declare their paper values
+class ToyMethod(Method):
+    """A method known only to this test: its paper row and values are declared here, nowhere under dabench/."""
+
+    ROW_ORDER = 15  # between source-only (10) and DANN (20)
+    PAPER_ROW = "Toy (paper)"
+    PAPER_TABLE1 = {"mnist-usps": 0.5}
+
+
+@pytest.fixture
+def toy_method():
+    METHODS.register("toy-method")(ToyMethod)
+    try:
+        yield "toy-method"
+    finally:
+        METHODS.unregister("toy-method")
+
+
+def test_a_method_registered_elsewhere_gets_its_row_and_paper_value(tmp_path, toy_method):
+    for method, acc in (("source-only", 0.70), ("dann", 0.80), (toy_method, 0.60), ("target-only", 0.99)):
+        write_run(tmp_path, method, "mnist-usps", 0, acc=acc, oracle=method == "target-only")
+    text = _build([tmp_path])
+    table = _section(text, "### Table 1 — target test accuracy (%), selection: last step")
+    methods = [ln.split("|")[1].strip() for ln in table.splitlines() if ln.startswith("| ")][1:]
+    assert methods == ["source-only", "toy-method", "dann", "target-only (oracle: target labels)"]
+    assert _row(table, "toy-method")[2] == "60.0 (1)<br>paper 50.0 (Δ +10.0)"
+    assert "toy-method ← Toy (paper)" in _section(text, "## Where the paper's values come from")
+
+
+def test_an_unregistered_method_has_no_paper_value_and_comes_after_the_registered_ones(tmp_path):
+    for method, acc in (("zeta-method", 0.65), ("alpha-method", 0.60), ("dann", 0.80), ("target-only", 0.99)):
+        write_run(tmp_path, method, "mnist-usps", 0, acc=acc, oracle=method == "target-only")
+    table = _section(_build([tmp_path]), "### Table 1 — target test accuracy (%), selection: last step")
+    methods = [ln.split("|")[1].strip() for ln in table.splitlines() if ln.startswith("| ")][1:]
+    assert methods == ["dann", "alpha-method", "zeta-method", "target-only (oracle: target labels)"]
+    assert _row(table, "alpha-method")[2] == "60.0 (1)"
 
 
 # ------------------------------------------------------------------------------------- regeneration

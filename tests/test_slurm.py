@@ -18,9 +18,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from dabench.launchers import read_attempts, read_submissions
 from dabench.rundir import RunDir
-from dabench.sweep import PENDING, RUNNING, expand, load_spec, sweep_states
+from dabench.sweep import PENDING, RUNNING, expand, load_spec, read_attempts, read_submissions, sweep_states
 
 from test_sweep import DATA, TASK, cli, row, write_spec
 
@@ -110,16 +109,16 @@ def _drive(obs, spec, runs, subs, array: str) -> None:
         for r in dann:
             if r.dirname in obs.interrupted:
                 continue
-            run_dir = spec.root / r.dirname
-            step = RunDir(run_dir).checkpoint_step()
+            run_dir = RunDir(spec.root / r.dirname)
+            step = run_dir.checkpoint_step()
             state = next(st.state for st in statuses if st.run is r)
-            if state == RUNNING and step and step >= 5 and not (run_dir / "done").exists():
+            if state == RUNNING and step and step >= 5 and not run_dir.is_done():
                 if not obs.interrupted:
                     obs.mid = cli("sweep", "status", str(obs.path))
                 tool, arg = actions[r.dirname]
                 subprocess.run([tool, arg, subs[r.dirname].job_id], check=True, capture_output=True, timeout=30)
                 obs.interrupted[r.dirname] = step
-        if (all((spec.root / r.dirname / "done").exists() for r in runs) and len(obs.interrupted) == 2
+        if (all(RunDir(spec.root / r.dirname).is_done() for r in runs) and len(obs.interrupted) == 2
                 and not _queued(array)):
             return
         time.sleep(0.3)
@@ -138,8 +137,9 @@ def test_the_grid_goes_out_as_one_job_array_throttled_by_array_parallelism(slurm
     assert "#SBATCH --array=0-3%2" in script and "#SBATCH --cpus-per-task=1" in script
     assert "#SBATCH --mem=1G" in script and "#SBATCH --time=10" in script
     for r in s.runs:
-        assert (s.spec.root / r.dirname / "done").exists()
-        assert (s.spec.root / r.dirname / "result.json").exists()
+        run_dir = RunDir(s.spec.root / r.dirname)
+        assert run_dir.is_done() and run_dir.read_result()["steps"] == r.config.steps
+    assert f"cd {s.spec.root / '_sweep'}" in script  # the jobs start in the sweep's own folder
 
 
 def test_a_job_requeued_by_slurm_resumes_from_its_checkpoint(slurm_sweep):

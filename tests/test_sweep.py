@@ -4,8 +4,8 @@ The SLURM executor is tested against a real cluster in test_slurm.py."""
 from __future__ import annotations
 
 import io as stdio
-import json
 import os
+import re
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -18,8 +18,9 @@ import yaml
 from dabench.plan import plan_run
 from dabench.runs import execute
 from dabench.cli import main
-from dabench.launchers import read_attempts, read_submissions
-from dabench.sweep import expand, load_spec, parse_minutes, preset_names
+from dabench.rundir import RunDir
+from dabench.sweep import (NOT_LAUNCHED, RUNNING, expand, load_spec, parse_minutes, preset_names, read_attempts,
+                           read_submissions, sweep_states)
 
 # The embedded MNIST->MNIST-M works without any data root, and its evaluation splits (400 source-val and
 # 1,000 target-test images) keep a tiny run's evaluation cheap.
@@ -66,6 +67,17 @@ def row(output: str, dirname: str) -> list[str]:
     ("methods: [dann]\ntasks: [mnist-usps]\nexecutor: {sbatch: {array: 1-3}}", "which dabench manages itself"),
     ("methods: [dann]\ntasks: [mnist-usps]\nexecutor: {name: kubernetes}", "must be one of debug, local, slurm"),
     ("methods: [dann]\ntasks: [mnist-usps]\nbudgets: {cpu: {steps: 10}}\nbudget: gpu", "unknown budget 'gpu'"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nsteps: 0", "'steps' must be an integer >= 1 or null; got 0"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nsteps: {dan: 5}", "neither 'default' nor a method of this sweep"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nsteps: {dann: -5}", "'steps.dann' must be an integer >= 1"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nbudgets: {cpu: {eval_every: 0}}", "'eval_every' must be an integer"),
+    ("methods: [dann]\ntasks: [mnist-usps]\ncheckpoint_every: often", "'checkpoint_every' must be an integer"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nseeds: [0, one]", "'seeds' must be a count"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nseeds: true", "'seeds' must be a count"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nrandom: {draws: 0}", "'random.draws' must be an integer >= 1"),
+    ("methods: [dann]\ntasks: [mnist-usps]\ndata_root: 5", "'data_root' must be a list of folders"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nexecutor: {cpus: 0}", "'executor.cpus' must be an integer >= 1"),
+    ("methods: [dann]\ntasks: [mnist-usps]\nbudgets: {cpu: {walltime: 5}}", "unknown key 'walltime' in budgets.cpu"),
 ])
 def test_a_bad_spec_is_one_line_and_exit_code_2(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"
@@ -160,6 +172,22 @@ def test_missing_data_fails_fast_with_the_fix_and_submits_nothing(tmp_path, monk
     assert not (tmp_path / "runs" / "tiny" / "_sweep" / "jobs").exists()
 
 
+def test_missing_data_names_every_missing_dataset_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("DABENCH_DATA", raising=False)
+    monkeypatch.setenv("DABENCH_CACHE", str(tmp_path / "empty-cache"))
+    (tmp_path / "empty").mkdir()
+    path = write_spec(tmp_path, methods=["source-only"], tasks=["mnist-usps", "usps-mnist", "fashion-fashionm"],
+                      data="full", data_root=[str(tmp_path / "empty")])
+    res = cli("sweep", "launch", str(path), "--yes")
+    assert res.code == 1 and res.err.startswith("dabench: data error: ") and res.err.count("\n") == 1, res.err
+    assert "4 datasets of this sweep missing or unreadable (fashion, fashionm, mnist, usps)" in res.err
+    for fix in ("dabench data fetch mnist", "dabench data fetch usps", "dabench data fetch fashion",
+                "dabench data fetch bsds500"):  # Fashion-M is built from Fashion-MNIST on the BSDS500 photos
+        assert fix in res.err
+    assert "mnist (tasks mnist-usps, usps-mnist)" in res.err and "fashionm (task fashion-fashionm)" in res.err
+    assert not (tmp_path / "runs" / "tiny" / "_sweep" / "jobs").exists()
+
+
 def test_launch_asks_before_submitting(tmp_path):
     res = cli("sweep", "launch", str(write_spec(tmp_path)))
     assert res.code == 2 and "pass --yes" in res.err
@@ -200,8 +228,8 @@ def test_debug_executor_runs_the_grid_and_resumes_the_interrupted_run(debug_swee
     assert "to run: 4 (3 new, 1 resuming from a checkpoint)" in s.launch.out
     for r in s.runs:
         run_dir = s.spec.root / r.dirname
-        assert (run_dir / "done").exists()
-        assert [json.loads(ln)["step"] for ln in (run_dir / "metrics.jsonl").read_text().splitlines()] == [6]
+        assert RunDir(run_dir).is_done()
+        assert [line["step"] for line in RunDir(run_dir).read_metrics()] == [6]
         assert [sub.executor for sub in read_submissions(s.spec.root, r.dirname)] == ["debug"]
     events = read_attempts(s.spec.root, s.cut.dirname)
     assert [e["event"] for e in events] == ["start", "resumed", "end"]
@@ -226,18 +254,19 @@ def test_local_executor_runs_a_2x2_grid_two_at_a_time_and_a_failed_run_is_retrie
     path = write_spec(tmp_path)
     spec = load_spec(str(path))
     runs = expand(spec)
-    broken = runs[1]  # a corrupt checkpoint makes this run fail when it loads it
-    (spec.root / broken.dirname).mkdir(parents=True)
-    (spec.root / broken.dirname / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    broken = runs[1]  # a file where its run directory should be makes this run fail
+    spec.root.mkdir(parents=True)
+    (spec.root / broken.dirname).write_text("in the way")
 
     res = cli("sweep", "launch", str(path), "--executor", "local", "--yes", "--wait")
-    assert res.code == 1, res.out + res.err  # --wait reports: not everything is done
+    assert res.code == 1, res.out + res.err  # --wait reports: a job failed, not everything is done
     assert "4 runs: 3 done, 0 running, 0 pending, 1 failed" in res.out
     assert row(res.out, broken.dirname)[0] == "FAILED"
     failed_line = next(ln for ln in res.out.splitlines() if ln.startswith("failed run "))
-    assert broken.dirname in failed_line and "UnpicklingError" in failed_line
+    assert broken.dirname in failed_line and "FileExistsError" in failed_line
     (sub,) = read_submissions(spec.root, broken.dirname)
-    assert f"  log: {sub.stderr}" in res.out and "UnpicklingError" in Path(sub.stderr).read_text()
+    assert f"  log: {sub.stderr}" in res.out and "FileExistsError" in Path(sub.stderr).read_text()
+    assert f"1 job ended with an error: {sub.job_id}" in res.out
 
     attempts = []
     for r in runs:
@@ -246,15 +275,82 @@ def test_local_executor_runs_a_2x2_grid_two_at_a_time_and_a_failed_run_is_retrie
         events = read_attempts(spec.root, r.dirname)
         assert [e["event"] for e in events] == ["start", "end"] and events[0]["pid"] != os.getpid()
         assert events[1]["status"] == ("error" if r is broken else "done")
-        assert (spec.root / r.dirname / "done").exists() == (r is not broken)
+        assert RunDir(spec.root / r.dirname).is_done() == (r is not broken)
         attempts.append((events[0]["time"], events[1]["time"]))
     for t, _ in attempts:  # the array parallelism (2) holds: never more than two runs at once
         assert sum(1 for a, b in attempts if a <= t < b) <= 2
 
     again = cli("sweep", "launch", str(path), "--executor", "local", "--yes")  # launch leaves failed runs alone
     assert "failed: 1 (not resubmitted" in again.out and "nothing to submit" in again.out
-    (spec.root / broken.dirname / "checkpoint.pt").unlink()  # "fix the bug"
+    (spec.root / broken.dirname).unlink()  # "fix the bug"
     retry = cli("sweep", "status", str(path), "--retry-failed", "--executor", "debug", "--yes")
     assert retry.code == 0, retry.out + retry.err
-    assert "4 runs: 4 done" in retry.out and (spec.root / broken.dirname / "done").exists()
+    assert "4 runs: 4 done" in retry.out and RunDir(spec.root / broken.dirname).is_done()
     assert [s.executor for s in read_submissions(spec.root, broken.dirname)] == ["local", "debug"]
+
+
+def test_local_jobs_import_the_installed_package_from_a_folder_holding_a_dabench_directory(tmp_path, monkeypatch):
+    """A job process puts the folder it starts in first on sys.path. A `dabench/` folder there without
+    __init__.py (the top of a clone of the repository, an output folder) becomes a namespace package `dabench`,
+    and its sub-folders (here the `runs/` that `dabench run` wrote) shadow the installed modules of the same
+    name (with an editable install, every one): the jobs must start elsewhere."""
+    monkeypatch.delenv("DABENCH_DATA", raising=False)
+    work = tmp_path / "work"
+    (work / "dabench" / "runs").mkdir(parents=True)  # would be `dabench.runs` in a job started in `work`
+    (work / "dabench" / "README.md").write_text("a clone of the repository")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("DABENCH_CACHE", "cache")  # relative: the job, started elsewhere, must still find it
+    write_spec(work, out="runs", methods=["source-only"], seeds=1, steps=4, eval_every=4, checkpoint_every=2,
+               executor={"name": "local", "time": 10})
+    res = cli("sweep", "launch", "tiny.yaml", "--executor", "local", "--data", "embedded", "--yes", "--wait")
+    assert res.code == 0, res.out + res.err
+    assert "1 run: 1 done, 0 running, 0 pending, 0 failed" in res.out
+    (run,) = expand(load_spec("tiny.yaml", {"data": "embedded"}))
+    assert RunDir(work / "runs" / "tiny" / run.dirname).is_done()
+    assert not (work / "runs" / "tiny" / "_sweep" / "cache").exists()
+
+
+def test_relative_path_variables_reach_jobs_as_absolute_paths(tmp_path, monkeypatch):
+    from dabench.sweep.job import absolute_path_variables
+
+    monkeypatch.chdir(tmp_path)
+    env = {"DABENCH_CACHE": "cache", "DABENCH_DATA": os.pathsep.join(["/shared/data", "data"])}
+    assert absolute_path_variables(env) == {
+        "DABENCH_CACHE": ["cache", str(tmp_path / "cache")],
+        "DABENCH_DATA": [env["DABENCH_DATA"], os.pathsep.join(["/shared/data", str(tmp_path / "data")])]}
+    assert absolute_path_variables({"DABENCH_CACHE": "/abs/cache"}) == {}
+
+
+def test_a_run_whose_directory_is_locked_is_running_even_without_a_queued_job(tmp_path):
+    path = write_spec(tmp_path)
+    spec = load_spec(str(path))
+    runs = expand(spec)
+    held = runs[0]
+    with RunDir(spec.root / held.dirname).lock():  # e.g. a `dabench run` of the same run, or a forgotten job
+        statuses, _ = sweep_states(spec, runs, strict=True)
+        status = cli("sweep", "status", str(path))
+    assert [st.state for st in statuses] == [RUNNING] + [NOT_LAUNCHED] * 3
+    assert status.code == 0 and row(status.out, held.dirname)[0] == "RUNNING"
+    assert "4 runs: 0 done, 1 running, 0 pending" in status.out
+    statuses, _ = sweep_states(spec, runs)  # the writer is gone, and it wrote nothing: launch submits it
+    assert statuses[0].state == NOT_LAUNCHED
+
+
+def test_the_sweep_package_neither_prints_nor_imports_the_command_line_nor_names_run_files():
+    import ast
+
+    import dabench.sweep
+
+    folder = Path(dabench.sweep.__file__).parent
+    for source in sorted(folder.glob("*.py")):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "print", f"{source.name}:{node.lineno} prints"
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("dabench.cli"), f"{source.name} imports {node.module}"
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                spelled = [n for n in ("config.json", "metrics.jsonl", "checkpoint.pt", "final.pt", "result.json")
+                           if n in node.value] + re.findall(r"eval_(?!every)\w*", node.value)
+                assert not spelled, f"{source.name}:{node.lineno} spells the run file(s) {spelled}"
+        assert len(source.read_text().splitlines()) <= 420, f"{source.name} is too long"

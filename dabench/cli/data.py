@@ -34,12 +34,27 @@ def cmd_data(args) -> int:
 
 
 def verify(source) -> int:
-    """Re-check every dataset file in the roots and the cache; exit 1 when one fails its checksum."""
-    bad = 0
+    """Re-check every dataset file in the roots and the cache, say where it looked and what it found, and list
+    every failure; exit 1 when a file fails its checksum or no dataset file was found at all."""
+    places = ", ".join(map(str, (*source.roots, source.cache)))
+    say(f"looking in: {places}" + ("" if source.roots else " (no data root: set DABENCH_DATA or --data-root)"))
+    found, failed = 0, []
     for name, cls in DATASETS.items():
         for path, status in cls().verify(source):
-            bad += status not in ("ok", "missing")
-            say(f"{name:10s} {status if status in ('ok', 'missing') else 'FAILED'}  {path}"
-                + ("" if status in ("ok", "missing") else f"\n           {status}"))
-    say("all present files check out" if not bad else f"{bad} file(s) failed their checksum")
-    return 1 if bad else 0
+            if status == "missing":
+                continue
+            found += 1
+            say(f"{name:10s} {'ok' if status == 'ok' else 'FAILED'}  {path}")
+            if status != "ok":
+                failed.append(f"{path}: {status}")
+    if not found:
+        say("no dataset file found there: point DABENCH_DATA or --data-root at a data root, or fetch the data "
+            "with `dabench data fetch mnist fashion usps bsds500`")
+        return 1
+    if failed:
+        say(f"{len(failed)} of {found} file(s) failed their checksum:")
+        for line in failed:
+            say(f"  {line}")
+        return 1
+    say(f"all {found} file(s) found check out")
+    return 0
