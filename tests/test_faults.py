@@ -1,11 +1,11 @@
 """Fault injection: every bad input and environment failure we know of, through the real command line.
 
-Each case runs ``python -m dabench ...`` in a subprocess (embedded data, a private cache) and asserts the exit
-code, that stderr holds no traceback and, on failure, exactly one ``dabench: ...`` line matching the expected
-message, and that nothing half-written is left behind (no ``.tmp`` file anywhere, and no run directory where the
-run never started). A full disk is simulated by making the write fail (a ``sitecustomize`` that patches
-``torch.save``), a read-only folder by a read-only bind mount (skipped, saying so, where mounting is not
-allowed), concurrency with two real processes.
+Each case runs ``python -m dabench ...`` in a subprocess (embedded data, a private cache) and asserts the exit code,
+that stderr holds no traceback and, on failure, exactly one ``dabench: error: ...`` line (the last one; log warnings
+may come before it) matching the expected message, and that nothing half-written is left behind (no ``.tmp`` file
+anywhere, and no run directory where the run never started). A full disk is simulated by making the write fail (a
+``sitecustomize`` that patches ``torch.save``), a read-only folder by a read-only bind mount (skipped, saying so,
+where mounting is not allowed), concurrency with two real processes.
 
 These cases spawn ~50 processes, so they carry the ``faults`` marker: ``pytest -m faults`` runs them (CI does,
 after the unit suite). ``python tests/test_faults.py docs/reliability.md`` runs them all and regenerates the
@@ -50,6 +50,8 @@ class Fault:
     prepare: Callable[[Path], None] | None = None
     after: Callable[[Path, subprocess.CompletedProcess], None] | None = None
     needs: tuple[str, ...] = field(default=())  # "mount": a read-only bind mount
+    env: tuple[tuple[str, str], ...] = ()  # extra environment of the command
+    warning: str = ""  # a regular expression the standard error of a succeeding command must match
 
 
 def no_run_dir(tmp: Path, _result=None) -> None:
@@ -108,7 +110,7 @@ def resumes_to_the_same_metrics(tmp: Path, result) -> None:
     import json
 
     got = [json.loads(ln) for ln in (run_dir(tmp) / "metrics.jsonl").read_text().splitlines()]
-    want = [json.loads(ln) for ln in (run_dir(TEMPLATE["finished"]) / "metrics.jsonl").read_text().splitlines()]
+    want = [json.loads(ln) for ln in (run_dir(TEMPLATE["finished"].parent) / "metrics.jsonl").read_text().splitlines()]
     drop = ("compute/wall_s", "compute/cpu_s")
     assert [{k: v for k, v in ln.items() if k not in drop} for ln in got] == \
         [{k: v for k, v in ln.items() if k not in drop} for ln in want]
@@ -135,6 +137,30 @@ def write_file(rel: str, text: str = "x") -> Callable[[Path], None]:
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp / rel).write_text(text)
     return prepare
+
+
+def doubled_step(tmp: Path) -> None:
+    finished_run(tmp)
+    path = run_dir(tmp) / "metrics.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], *lines]) + "\n")
+
+
+def spec_file(text: str) -> Callable[[Path], None]:
+    return write_file("spec.yaml", text)
+
+
+def committed_report_untouched(tmp: Path, _result) -> None:
+    assert (tmp / "leaderboard" / "README.md").read_text() == "committed\n"
+    assert (tmp / "leaderboard" / "figures" / "mine.png").exists()
+    assert (tmp / "runs" / "leaderboard" / "README.md").exists()
+
+
+def finished_run_beside_a_committed_report(tmp: Path) -> None:
+    finished_run(tmp)
+    (tmp / "leaderboard" / "figures").mkdir(parents=True)
+    (tmp / "leaderboard" / "README.md").write_text("committed\n")
+    (tmp / "leaderboard" / "figures" / "mine.png").write_bytes(b"not ours")
 
 
 def run_with(*extra: str) -> tuple[str, ...]:
@@ -216,7 +242,7 @@ ENVIRONMENT = [
           ("data", "build", "mnistm", "--data-root", "{data}"), 1, r"Read-only file system.*choose a writable",
           needs=("mount", "cache-ro", "data")),
     Fault("verify-nothing", "`dabench data verify` with no data root and an empty cache", ("data", "verify"), 1,
-          r"no dataset file found there"),
+          r"no dataset file found in .*cache: point DABENCH_DATA or --data-root at a data root"),
 ]
 
 RUNS = [
@@ -239,7 +265,39 @@ RUNS = [
           prepare=finished_run, after=resumes_to_the_same_metrics),
 ]
 
-CASES = USAGE + ENVIRONMENT + RUNS
+REPORTS = [
+    Fault("leaderboard-default-output", "`dabench leaderboard runs` in a clone (the README's command on one's own "
+          "runs)", ("leaderboard", "runs"), 0, r"runs/leaderboard/README\.md: 1 finished run",
+          prepare=finished_run_beside_a_committed_report, after=committed_report_untouched),
+    Fault("leaderboard-doubled-step", "a `metrics.jsonl` with one step written twice", ("leaderboard", "runs"), 2,
+          r"metrics\.jsonl.*recorded twice", prepare=doubled_step),
+    Fault("leaderboard-out-is-a-file", "`dabench leaderboard -o` naming a file", ("leaderboard", "runs", "-o",
+          "{tmp}/afile"), 1, r"cannot write .*afile.*choose another -o",
+          prepare=lambda tmp: (finished_run(tmp), write_file("afile")(tmp))),
+    Fault("leaderboard-read-only", "`dabench leaderboard -o` on a read-only folder", ("leaderboard", "runs", "-o",
+          "{tmp}/ro/lb"), 1, r"cannot write .*Read-only file system", prepare=finished_run, needs=("mount",)),
+    Fault("bench-out-is-a-folder", "`dabench bench -o` naming a folder", ("bench", "--methods", "dann", "-o", "{tmp}"),
+          2, r"is a folder; name the report file"),
+    Fault("bench-read-only", "`dabench bench -o` on a read-only file system", ("bench", "--methods", "dann", "-o",
+          "{tmp}/ro/performance.md"), 1, r"cannot write the report to .*(read-only|Read-only file system)",
+          needs=("mount",)),
+    Fault("bench-unknown-method", "`dabench bench --methods danm`", ("bench", "--methods", "danm"), 2,
+          r"unknown method 'danm'"),
+    Fault("sweep-no-data", "`dabench sweep launch table1` with no data", ("sweep", "launch", "table1", "--yes"), 1,
+          r"5 datasets of this sweep missing or unreadable \(fashion, fashionm, mnist, mnistm, usps\)"),
+    Fault("sweep-steps-0", "a sweep spec with `steps: 0`", ("sweep", "launch", "spec.yaml", "--yes"), 2,
+          r"steps", prepare=spec_file("name: s\nmethods: [dann]\ntasks: [mnist-mnistm]\nsteps: 0\n")),
+    Fault("sweep-bad-hparam", "a sweep spec with `lr: [-1]`", ("sweep", "launch", "spec.yaml", "--yes"), 2,
+          r"'lr' must be > 0",
+          prepare=spec_file("name: s\nmethods: [dann]\ntasks: [mnist-mnistm]\nhparams: {dann: {lr: [-1]}}\n")),
+    Fault("sweep-malformed-yaml", "a sweep spec that is not YAML", ("sweep", "launch", "spec.yaml", "--yes"), 2,
+          r"spec\.yaml", prepare=spec_file("name: [unclosed\n")),
+    Fault("resume-other-threads", "a run resumed at another torch thread count", TINY_RUN, 0,
+          prepare=interrupted, env=(("OMP_NUM_THREADS", "2"),), warning=r"different threads \(2\).*\(1\)",
+          after=lambda tmp, result: None),
+]
+
+CASES = USAGE + ENVIRONMENT + RUNS + REPORTS
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -290,7 +348,7 @@ def read_only_folder(path: Path) -> bool:
 
 
 def run_case(case: Fault, tmp: Path) -> subprocess.CompletedProcess:
-    env = {}
+    env = dict(case.env)
     if case.prepare is not None:
         case.prepare(tmp)
     if (tmp / "site").exists():
@@ -320,11 +378,13 @@ def check(case: Fault, result: subprocess.CompletedProcess, tmp: Path) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == case.code, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
     if case.code:
-        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("dabench: ")]
+        lines = [ln for ln in result.stderr.splitlines() if re.match(r"dabench: (data )?error: ", ln)]
         assert len(lines) == 1 and lines[-1] == result.stderr.strip().splitlines()[-1], result.stderr
         assert re.search(case.message, lines[0]), (case.message, lines[0])
     elif case.message:
         assert re.search(case.message, result.stdout), result.stdout
+    if case.warning:
+        assert re.search(case.warning, result.stderr), result.stderr
     leftovers = [p for p in tmp.rglob("*.tmp")]
     assert not leftovers, f"half-written files left: {leftovers}"
     if case.after is not None:

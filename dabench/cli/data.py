@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dabench.cli._common import say
 from dabench.data import resolve_source
-from dabench.errors import UsageError
+from dabench.errors import DataError, UsageError
 from dabench.registry import DATASETS
 
 
@@ -34,8 +34,8 @@ def cmd_data(args) -> int:
 
 
 def verify(source) -> int:
-    """Re-check every dataset file in the roots and the cache, say where it looked and what it found, and list
-    every failure; exit 1 when a file fails its checksum or no dataset file was found at all."""
+    """Re-check every dataset file in the roots and the cache and say where it looked and what it found; a file
+    that fails its checksum, or finding no dataset file at all, ends with one line naming every failure."""
     places = ", ".join(map(str, (*source.roots, source.cache)))
     say(f"looking in: {places}" + ("" if source.roots else " (no data root: set DABENCH_DATA or --data-root)"))
     found, failed = 0, []
@@ -48,13 +48,9 @@ def verify(source) -> int:
             if status != "ok":
                 failed.append(f"{path}: {status}")
     if not found:
-        say("no dataset file found there: point DABENCH_DATA or --data-root at a data root, or fetch the data "
-            "with `dabench data fetch mnist fashion usps bsds500`")
-        return 1
+        raise DataError(f"no dataset file found in {places}: point DABENCH_DATA or --data-root at a data root, or "
+                        "fetch the data with `dabench data fetch mnist fashion usps bsds500`")
     if failed:
-        say(f"{len(failed)} of {found} file(s) failed their checksum:")
-        for line in failed:
-            say(f"  {line}")
-        return 1
+        raise DataError(f"{len(failed)} of {found} file(s) failed their checksum: {'; '.join(failed)}")
     say(f"all {found} file(s) found check out")
     return 0
