@@ -158,3 +158,31 @@ def pad_values(run_dirs: Mapping[str, Mapping[str, Path]], kind: str = "features
             entry = result["raw" if label == "raw" else kind]
             out.setdefault(task, {})[label] = float(entry["d_a"])
     return out
+
+
+def accuracy_vs_images(series: Mapping[str, Sequence[tuple[float, float]]], references: Mapping[str, float],
+                       path: Path, *, title: str = "Target accuracy against training images",
+                       figsize: tuple[float, float] = (7.0, 4.0), dpi: int = 100) -> Path:
+    """The compute axis: accuracy (%) against training images seen (log scale), one line per row, and dashed
+    horizontal reference lines (e.g. source only and the oracle).
+
+    Args:
+        series: label → ``(images seen, accuracy %)`` points in order.
+        references: label → accuracy (%) drawn across the whole axis.
+    """
+    if not any(series.values()):
+        raise ValueError("accuracy_vs_images needs at least one series with points")
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    for label, points in series.items():
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker="o", markersize=3, label=label)
+    for (label, value), style in zip(sorted(references.items()), ("--", ":", "-.")):
+        ax.axhline(value, color="grey", linestyle=style, linewidth=1, label=f"{label} ({value:.1f})")
+    ax.set_xscale("log")
+    ax.set_xlabel("training images seen (source + target)")
+    ax.set_ylabel("target test accuracy (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, path, dpi)

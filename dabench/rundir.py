@@ -126,7 +126,9 @@ class RunDir:
         except FileNotFoundError:
             raise
         except (OSError, ValueError) as err:
-            raise CorruptFile(f"cannot read {path}: {err}") from None
+            raise CorruptFile(f"cannot read {path}: {err}; it was damaged or edited: an unfinished run rewrites it "
+                              f"when its command runs again, a finished one is rebuilt by deleting {self.path} and "
+                              f"running its command again") from None
 
     def read_config(self) -> dict[str, Any]:
         return self._read_json(CONFIG)

@@ -27,7 +27,7 @@ Networks (§3.2–3.4, all at the input resolution, weights ~ N(0, 0.02)):
     * T: the DANN MNIST tower with *private* first layers (conv5-32 + pool; one copy for source images, one
       for generated and real target images) and *shared* conv5-48 + pool → FC100 → FC100 → FC K ('SAME'
       padding as the authors' tower). Prediction = T_t(x_t).
-Adam (lr 1e-3, β1 0.5), L2 weight decay 1e-5, each gradient tensor clipped to norm 5, batch 32 (§3.6).
+Adam (lr 1e-3, β1 0.5), each gradient tensor clipped to norm 5, batch 32 (§3.6).
 
 Deviations ("lite" and the resolutions of reference/methods.md §3):
     * Fewer residual blocks: ``resnet_blocks`` = 2 instead of 6, ``resnet_filters`` = 32 instead of 64, and
@@ -44,6 +44,17 @@ Deviations ("lite" and the resolutions of reference/methods.md §3):
       tanh image alone; ``generator_output=direct`` gives that (G = tanh(...)).
     * Grey domains are replicated to 3 channels when the other domain is RGB (suite protocol), so G outputs
       the task's channel count for both.
+    * L2 weight decay 1e-5 on every parameter through Adam (``weight_decay``); the released losses add none.
+      It was part of the suite's first reading and every committed PixelDA-lite run has it; ``--set
+      weight_decay=0`` gives the released optimiser.
+    * BatchNorm layers carry a learnable scale γ (PyTorch's default); slim's ``batch_norm``, which the released
+      networks use, has a learnable offset β only (scale off). The scale is redundant before a ReLU or a conv
+      and changes the parameterisation, not the functions the networks can represent.
+    * One ``update`` draws one source and one target batch and one noise z, and both steps use the same
+      generator forward G(x_s, z) (detached for the D step, re-scored against the updated D and T in the G
+      step); the released trainer feeds each step from its input queue, so the two steps see different batches
+      and noise. Over many steps both see every image alike; within one step the G step answers the
+      discriminator on the very images it has just been trained on, and one generator forward is saved.
 """
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
               data: str = "full", hparams: dict | None = None, hardware: dict = CPU, done: bool = True,
               oracle: bool = False, quality: tuple[float, float, float] | None = None,
               extra_paths: dict[str, float] | None = None, pad: dict[str, float] | None = None,
-              pngs: tuple[str, ...] = ()) -> Path:
+              pngs: tuple[str, ...] = (), cpu_s: tuple[float, float, float] | None = None) -> Path:
     """Write one fake run directory under ``root`` and return it.
 
     Args:
@@ -52,6 +52,7 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
         extra_paths: ``tgt_test/<name>/acc`` values of the last step.
         pad: kind (raw, features, translated) → d_A, written as ``eval_pad.json``.
         pngs: figure files to write (tiny real PNGs).
+        cpu_s: the compute axis (``compute/cpu_s`` of the three evaluations; images are steps × 2 × batch).
     """
     hp = dict(HPARAMS.get(method, {"batch_size": 64}), **(hparams or {}))  # other methods: a batch size
     eval_every = max(1, steps // 3)
@@ -77,6 +78,9 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
             line["src_val/acc"] = ((0.90, 0.97, 0.95) if seed % 2 == 0 else (0.90, 0.95, 0.97))[i]
             for name, value in (extra_paths or {}).items():
                 line[f"tgt_test/{name}/acc"] = value - 0.05 * (2 - i)
+        if cpu_s is not None:
+            line.update({"compute/cpu_s": cpu_s[i], "compute/wall_s": cpu_s[i],
+                         "compute/images": step * 2 * hp["batch_size"]})
         lines.append(line)
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(ln, sort_keys=True) + "\n" for ln in lines))
     last = lines[-1]

@@ -28,8 +28,9 @@ import pytest
 
 pytestmark = pytest.mark.faults
 
-TINY_RUN = ("run", "--method", "source-only", "--task", "mnist-mnistm", "--steps", "6", "--eval-every", "3",
-            "--checkpoint-every", "2", "--set", "batch_size=8", "--no-progress", "--out", "runs")
+TINY_BASE = ("run", "--method", "source-only", "--task", "mnist-mnistm", "--steps", "6", "--eval-every", "3",
+             "--checkpoint-every", "2", "--set", "batch_size=8", "--no-progress")
+TINY_RUN = (*TINY_BASE, "--out", "runs")
 
 
 # ------------------------------------------------------------------------------------------------ cases
@@ -229,11 +230,11 @@ USAGE = [
 ]
 
 ENVIRONMENT = [
-    Fault("out-is-a-file", "`--out` names a file", run_with("--out", "{tmp}/afile"), 1,
+    Fault("out-is-a-file", "`--out` names a file", (*TINY_BASE, "--out", "{tmp}/afile"), 1,
           r"(Not a directory|File exists).*choose another path", prepare=write_file("afile")),
-    Fault("out-under-a-file", "`--out` lies under a file", run_with("--out", "{tmp}/afile/runs"), 1,
+    Fault("out-under-a-file", "`--out` lies under a file", (*TINY_BASE, "--out", "{tmp}/afile/runs"), 1,
           r"Not a directory.*a part of that path is a file", prepare=write_file("afile")),
-    Fault("out-read-only", "`--out` on a read-only file system", run_with("--out", "{tmp}/ro/runs"), 1,
+    Fault("out-read-only", "`--out` on a read-only file system", (*TINY_BASE, "--out", "{tmp}/ro/runs"), 1,
           r"Read-only file system.*choose a writable place", needs=("mount",)),
     Fault("full-disk-at-checkpoint", "the disk fills up while a checkpoint is written", TINY_RUN, 1,
           r"No space left on device.*free some space, then run the same command again",
@@ -473,12 +474,14 @@ def render(results: list[tuple[Fault, subprocess.CompletedProcess | None, Path]]
     """docs/reliability.md's table from the cases and what the command line answered."""
     rows = ["| case | what the user does | command | exit | what dabench says |", "|---|---|---|---|---|"]
     for case, result, tmp in results:
-        command = "dabench " + " ".join(case.argv).replace("{tmp}", "<tmp>").replace("{run}", "<run dir>")
+        command = "dabench " + " ".join(case.argv).replace("{tmp}", "<tmp>").replace("{run}", "<run dir>").replace(
+            "{data}", "<data root>")
         if result is None:
-            said, code = "(skipped: needs a read-only bind mount)", case.code
+            said, code = "(skipped: needs a read-only bind mount or the real data)", case.code
         else:
-            said = (result.stderr.strip().splitlines() or [""])[-1] if result.returncode else \
-                (result.stdout.strip().splitlines() or [""])[-1]
+            out, err = result.stdout.strip().splitlines(), result.stderr.strip().splitlines()
+            warned = [ln for ln in err if case.warning and re.search(case.warning, ln)]
+            said = (err or [""])[-1] if result.returncode else "; ".join(warned + (out or [""])[-1:])
             said, code = said.replace(str(tmp), "<tmp>"), result.returncode
         said = re.sub(r"pid \d+, host [^,]+, started [^)]+", "pid …, host …, started …", said)
         rows.append(f"| `{case.name}` | {case.what} | `{command}` | {code} | {said.replace('|', '/')} |")

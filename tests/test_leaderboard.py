@@ -439,6 +439,23 @@ def test_an_unregistered_method_has_no_paper_value_and_comes_after_the_registere
     assert _row(table, "alpha-method")[2] == "60.0 (1)"
 
 
+# ------------------------------------------------------------------------------------------- compute axis
+def test_equal_compute_reads_the_last_evaluation_inside_each_budget_and_charges_the_source_classifier(tmp_path):
+    # source only: 60, 120, 600 s of CPU; CDLM: 100, 500, 2,000 s of its own, plus the source-only run's 600 s
+    write_run(tmp_path, "source-only", "mnist-usps", 0, acc=0.80, cpu_s=(60.0, 120.0, 600.0))
+    write_run(tmp_path, "cdlm", "mnist-usps", 0, acc=0.90, cpu_s=(100.0, 500.0, 2000.0))
+    write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.85)  # recorded before the compute axis: left out
+    text = _build([tmp_path])
+    section = _section(text, "#### Equal compute")
+    assert _row(section, "source-only · ≤ 5 CPU-min")[1] == "81.0 (1)"  # 120 s: the second evaluation
+    assert _row(section, "source-only · ≤ 15 CPU-min")[1] == "80.0 (1)"  # 600 s: the last
+    assert not any(ln.startswith("| cdlm · ≤ 5 ") for ln in section.splitlines())  # 600 + 100 s > 300 s
+    assert _row(section, "cdlm · ≤ 15 CPU-min")[1] == "80.0 (1)"  # 700 s: its first evaluation
+    assert _row(section, "cdlm · ≤ 45 CPU-min")[1] == "90.0 (1)"  # 2,600 s: its last
+    assert not any(ln.startswith("| dann") for ln in section.splitlines())
+    assert "2 run(s) record the compute axis; 1 run(s) recorded before it existed are not in this section" in text
+
+
 # ------------------------------------------------------------------------------------- regeneration
 if __name__ == "__main__":
     if sys.argv[1:] != ["--regenerate"]:

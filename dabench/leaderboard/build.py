@@ -15,6 +15,7 @@ from dabench.leaderboard.ablations import ablation_sections
 from dabench.leaderboard.context import FIGURES, Context, cannot_write
 from dabench.leaderboard.extra_paths import extra_paths_section
 from dabench.leaderboard.figures import figures_section
+from dabench.leaderboard.compute import compute_section
 from dabench.leaderboard.layout import Group, variant_labels
 from dabench.leaderboard.pad import pad_section
 from dabench.leaderboard.results import Run, find_runs, no_finished_run, runs_dir, walk
@@ -91,7 +92,7 @@ def _group(group: Group, members: list[Run], ctx: Context, selections: tuple[str
         if i == 0:
             lines += extra_paths_section(ctx, rule)
     return (lines + pad_section(ctx) + translation_section(ctx) + ablation_sections(ctx, members, selections[0])
-            + figures_section(ctx))
+            + compute_section(ctx) + figures_section(ctx))
 
 
 def build(roots: list[str], out_dir: Path | None, *, notes: dict | None = None,
