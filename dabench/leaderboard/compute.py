@@ -45,7 +45,7 @@ def _table(ctx: Context, runs: list[Run]) -> list[str]:
     for run in runs:
         setup = _setup_cpu(run, sources)
         if setup is None:
-            left_out.add(ctx.row_name(run))
+            left_out.add(f"{ctx.row_name(run)} on {run.task}")
             continue
         for budget in BUDGETS_MIN:
             value = _at_budget(run, setup, 60.0 * budget)
@@ -53,7 +53,8 @@ def _table(ctx: Context, runs: list[Run]) -> list[str]:
                 records.append({"row": f"{ctx.row_name(run)} · ≤ {budget} CPU-min", "task": run.task,
                                 "seed": run.seed, "value": value})
     if not records:
-        return []
+        return ([f"Equal compute: no row yet (left out, their source-only run not being here: "
+                 f"{', '.join(sorted(left_out))}).", ""] if left_out else [])
     stats = aggregate(records, ["row", "task"])
     tasks = sorted({r["task"] for r in records}, key=task_sort_key)
     order = {name: i for i, (name, _) in enumerate(ctx.rows_of(runs))}
@@ -66,7 +67,7 @@ def _table(ctx: Context, runs: list[Run]) -> list[str]:
                 (c := method_class(r.method)) is not None and c.NEEDS_SOURCE_CLASSIFIER for r in runs) else "")
             + ") is inside the budget, `mean ± std (n)` over the seeds that reached an evaluation by then; – none did.")
     if left_out:
-        note += f" Left out (their source-only run is not here): {', '.join(sorted(left_out))}."
+        note += f" Left out, their source-only run not being here: {', '.join(sorted(left_out))}."
     return ["#### Equal compute — target test accuracy (%) at fixed CPU budgets", "",
             markdown_table(["method · budget"] + [task_header(t) for t in tasks], body), "", note, ""]
 
