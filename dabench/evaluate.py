@@ -1,7 +1,7 @@
 """The evaluator: runs a trained method over a split and hands the arrays to the pure protocols.
 
 :func:`evaluate_protocols` runs registered protocols (``accuracy``, ``pad``, ``image-quality``, ``tsne``,
-``grid``) on a trained method and writes ``eval_<protocol>.json`` (and PNG figures) into its run directory;
+``grid``) on a trained method and writes their results (and PNG figures) into its run directory;
 ``dabench run`` calls it with the task's default protocols and ``dabench eval`` on any finished run.
 
 Evaluation never disturbs training: the method is put in eval mode, gradients are off
@@ -143,7 +143,7 @@ class EvalContext:
         random_state: seeds every sample and split of the protocols (pure functions get it explicitly).
         src_heldout: the source split that PAD and t-SNE compare with the target test split: the source
             dataset's test split when there is one, else ``data.src_val``; never a split the method trained on.
-        rundir: the run directory that receives ``eval_<protocol>.json`` and figures (``None``: nothing written).
+        rundir: the run directory that receives the results and figures (``None``: nothing written).
         max_per_domain: samples per domain for PAD and t-SNE.
         grid_examples: columns of the adaptation grid.
         title: e.g. ``"dann on mnist-usps, seed 0, 3000 steps"``.
@@ -268,7 +268,7 @@ RUNNERS: dict[str, Callable[[Method, EvalContext], tuple[dict, list[str]]]] = {
 
 def evaluate_protocols(method: Method, ctx: EvalContext, names: list[str] | tuple[str, ...],
                        header: dict | None = None) -> dict[str, dict]:
-    """Run the protocols ``names`` on ``method``; with ``ctx.rundir`` also write ``eval_<name>.json`` there.
+    """Run the protocols ``names`` on ``method``; with ``ctx.rundir`` also write each result there.
 
     Each file holds ``header`` (run id, method, task, ...), the protocol's result, the random state, the
     figures written and the evaluation's wall time. Raises :class:`UsageError` for an unknown protocol or

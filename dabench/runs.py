@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import shlex
 import socket
 import subprocess
 from importlib import metadata
@@ -23,7 +24,7 @@ from dabench.errors import UsageError
 from dabench.evaluate import EvalContext, evaluate_protocols
 from dabench.hparams import complete_recorded
 from dabench.plan import RunPlan, pick_device
-from dabench.rundir import RunDir
+from dabench.rundir import CorruptFile, RunDir
 from dabench.tasks import load_task, task_spec
 from dabench.train import train
 
@@ -41,18 +42,20 @@ def execute(plan: RunPlan, *, device: str = "auto", progress: bool = True, stop_
         wait: when another process is writing a run, wait for it instead of raising
             :class:`~dabench.rundir.RunLocked`.
     Returns:
-        the content of ``result.json`` (``{"stopped_at": step}`` when stopped early).
+        the run's result record (``{"stopped_at": step}`` when stopped early).
     """
     for need in plan.needs:
         execute(need, device=device, progress=progress, wait=True)
     if plan.rundir.is_done():
         return plan.rundir.read_result()
     dev = pick_device(device)
+    # everything that can fail for want of data comes before the lock, which makes the run directory: a run
+    # that cannot start leaves nothing behind
+    data = load_task(plan.resolved.task, plan.source)
+    classifier = None if plan.source_classifier is None else load_trained(plan.source_classifier.rundir)
     with plan.rundir.lock(wait=wait):
         if plan.rundir.is_done():  # finished by the process we waited for
             return plan.rundir.read_result()
-        data = load_task(plan.resolved.task, plan.source)
-        classifier = None if plan.source_classifier is None else load_trained(plan.source_classifier.rundir)
         return train(plan.resolved, data, plan.rundir, dev, progress=progress, stop_after=stop_after,
                      classifier=classifier, environment=environment(dev), on_step=on_step)
 
@@ -65,14 +68,37 @@ def load_trained(rundir: RunDir):
     resolved = resolve(RunConfig(**stored["config"]), stored["data"])
     hparams = complete_recorded(resolved.method_cls, stored.get("hparams", resolved.hparams))
     method = resolved.method_cls(task_spec(resolved.task), hparams)
-    method.load_checkpoint_state(rundir.load_final())
+    try:
+        state = rundir.load_final()
+    except CorruptFile as err:
+        raise CorruptFile(f"{str(err).split('; ')[0]}; retrain it: rm -r {rundir} && "
+                          f"{command_of(stored, rundir.path.parent)}") from None
+    method.load_checkpoint_state(state)
     return method.eval()
+
+
+def command_of(stored: dict[str, Any], out_root: Path) -> str:
+    """The ``dabench run`` command line that retrains a recorded run (its ``config.json`` record) into
+    ``out_root``; a sweep's random hyper-parameter draw has none, and the answer says to relaunch the sweep."""
+    config = stored["config"]
+    if config.get("hparams_seed"):
+        return f"relaunch the sweep that made it (hyper-parameter draw {config['hparams_seed']})"
+    parts = ["dabench", "run", "--method", config["method"], "--task", config["task"], "--seed", str(config["seed"])]
+    for flag, key in (("--steps", "steps"), ("--eval-every", "eval_every")):
+        if config.get(key) is not None:
+            parts += [flag, str(config[key])]
+    if config.get("checkpoint_every", 500) != 500:
+        parts += ["--checkpoint-every", str(config["checkpoint_every"])]
+    for key, value in sorted((config.get("hparams") or {}).items()):
+        parts += ["--preset", str(value)] if key == "preset" else ["--set", f"{key}={value}"]
+    parts += ["--data", str(stored.get("data", config.get("data", "auto")))]
+    return " ".join(shlex.quote(p) for p in [*parts, "--out", str(out_root)])
 
 
 def evaluate_run(rundir: RunDir, protocols: list[str] | None = None, *, data_roots: list | None = None,
                  device: str = "auto", random_state: int = 0, samples: int = 2000) -> dict[str, dict]:
     """Evaluate a finished run with registered protocols (the task's own when ``protocols`` is None); each
-    writes ``eval_<protocol>.json`` (and its figures) into the run directory. Returns protocol → result.
+    writes its result (and its figures) into the run directory. Returns protocol → result.
 
     PAD and t-SNE compare the source dataset's test split (its validation split when it has none) with the
     target test split; neither was trained on."""

@@ -5,7 +5,7 @@ every ``eval_every`` steps (source-val accuracy for model selection; target-test
 curves only), checkpoints every ``checkpoint_every`` steps and resumes from the last checkpoint. Every random
 stream is seeded from the run config, so on one host at one thread count a run is deterministic and a run
 killed at any point and restarted ends with the same metrics as an uninterrupted one. :func:`finish` writes
-the final weights, ``result.json``, the default protocols and the done marker. The files themselves belong
+the final weights, the result record, the default protocols and the done marker. The files themselves belong
 to :class:`~dabench.rundir.RunDir`; resolving and ordering runs to :mod:`dabench.plan` and
 :mod:`dabench.runs`.
 """
@@ -242,7 +242,7 @@ def without_timings(line: dict) -> dict:
 
 def finish(resolved: ResolvedRun, method, rundir: RunDir, compute: dict[str, float], data: TaskData | None = None,
            final_preds: dict | None = None, segments: list[dict] | None = None) -> dict[str, Any]:
-    """Write the final weights, ``result.json``, the task's default protocols' ``eval_<protocol>.json`` (when
+    """Write the final weights, the result record, the task's default protocols' results (when
     ``data`` is given) and the ``done`` marker (last). ``compute``: wall and CPU seconds over every segment;
     ``final_preds``: the last evaluation's predictions per split, reused by the accuracy protocol."""
     metrics = rundir.read_metrics()

@@ -393,7 +393,7 @@ class CDLM(Method):
 
     @torch.no_grad()
     def diagnostics(self, t: dict[str, torch.Tensor], terms: dict[str, torch.Tensor]) -> dict[str, float]:
-        """Scalars for metrics.jsonl: losses, per-pixel errors in [0, 1] units, h statistics, Ξ's accuracy."""
+        """Scalars for the evaluation log: losses, per-pixel errors in [0, 1] units, h statistics, Ξ's accuracy."""
         x_s = t["x_s"]
         disc_acc = ((terms["logits"] > 0).float() == terms["labels"]).float().mean()
         head = {} if "cls" not in terms else {"loss_cls": float(terms["cls"])}

@@ -286,7 +286,7 @@ class UNITLite(Method):
 
     @torch.no_grad()
     def diagnostics(self, x_a: torch.Tensor, y_a: torch.Tensor, out: dict[str, torch.Tensor]) -> dict[str, float]:
-        """Label-free checks of the translation (no target label is used), logged to metrics.jsonl:
+        """Label-free checks of the translation (no target label is used), logged with each evaluation:
 
         * ``rec_px`` / ``meanimg_px``: per-pixel squared error on the [0, 1] scale of the source reconstruction
           x_aa and of the batch's mean image (reconstruction has learnt something once the first is below the

@@ -242,13 +242,18 @@ ENVIRONMENT = [
     Fault("cache-read-only", "a read-only `DABENCH_CACHE` while MNIST-M is built",
           ("data", "build", "mnistm", "--data-root", "{data}"), 1, r"Read-only file system.*choose a writable",
           needs=("mount", "cache-ro", "data")),
+    Fault("run-without-data", "`dabench run` on full data that is not there (offline)",
+          ("run", "--method", "dann", "--task", "mnist-usps", "--data", "full", "--offline", "--out", "runs"), 1,
+          r"missing .*mnist_train\.npz.*dabench data fetch mnist", after=no_run_dir),
     Fault("verify-nothing", "`dabench data verify` with no data root and an empty cache", ("data", "verify"), 1,
           r"no dataset file found in .*cache: point DABENCH_DATA or --data-root at a data root"),
 ]
 
 RUNS = [
     Fault("final-flipped", "`final.pt` with 256 bytes flipped in the middle", ("eval", "--run", "{run}"), 1,
-          r"final\.pt does not match the checksum recorded when it was written.*retrain it",
+          r"final\.pt does not match the checksum recorded when it was written.*retrain it: rm -r .* && "
+          r"dabench run --method source-only --task mnist-mnistm --seed 0 --steps 6 --eval-every 3 "
+          r"--checkpoint-every 2 --set batch_size=8 --data embedded --out ",
           prepare=damaged("final.pt", flip_middle)),
     Fault("final-truncated", "a truncated `final.pt`", ("eval", "--run", "{run}"), 1,
           r"final\.pt does not match the checksum", prepare=damaged("final.pt", truncate)),
@@ -470,6 +475,14 @@ def test_kill_during_a_checkpoint_write_then_resume_is_identical_and_leaves_no_t
 
 
 # ----------------------------------------------------------------------------------------- the document
+def test_the_reliability_page_lists_every_case():
+    """docs/reliability.md is regenerated from these cases (``python tests/test_faults.py docs/reliability.md``):
+    a case added here and not there means the page is stale."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "reliability.md").read_text()
+    missing = [case.name for case in CASES if f"| `{case.name}` |" not in page]
+    assert not missing, f"regenerate docs/reliability.md: it lacks {missing}"
+
+
 def render(results: list[tuple[Fault, subprocess.CompletedProcess | None, Path]]) -> str:
     """docs/reliability.md's table from the cases and what the command line answered."""
     rows = ["| case | what the user does | command | exit | what dabench says |", "|---|---|---|---|---|"]

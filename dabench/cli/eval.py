@@ -1,7 +1,7 @@
 """``dabench eval --run DIR [--protocol P ...]``: evaluate a finished run with registered protocols.
 
-The run's method is rebuilt from ``final.pt`` (:func:`dabench.runs.load_trained`), its task's splits are loaded
-from the same data source kind the run used, and each protocol writes ``eval_<protocol>.json`` (plus PNG
+The run's method is rebuilt from its final weights (:func:`dabench.runs.load_trained`), its task's splits are loaded
+from the same data source kind the run used, and each protocol writes its result (plus PNG
 figures for ``tsne`` and ``grid``) into the run directory. PAD and t-SNE compare the source dataset's test
 split (the source validation split when the dataset has no test split) with the target test split; neither
 was trained on.
