@@ -134,14 +134,6 @@ def content_sha256(images: np.ndarray, labels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_split(
     path: Path, images: np.ndarray, labels: np.ndarray, record: dict[str, Any], compress: bool = True,
     **extra: np.ndarray,

@@ -5,6 +5,7 @@ half-written one.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -52,6 +53,15 @@ def savez(path: Path, compress: bool = True, **arrays: np.ndarray) -> None:
             (np.savez_compressed if compress else np.savez)(fh, **arrays)
 
     atomic(path, write)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 4 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: Path) -> Any:

@@ -58,11 +58,17 @@ def plan_run(config: RunConfig, out_root: str | Path, data_roots: list | None = 
     """Resolve ``config`` (raising :class:`UsageError` on bad input, before anything is written) into its plan."""
     source = data_source_for(config, data_roots, allow_download)
     resolved = resolve(config, source.kind)
-    needs: tuple[RunPlan, ...] = ()
-    if resolved.method_cls.NEEDS_SOURCE_CLASSIFIER and task_spec(resolved.task).num_classes:
-        base = RunConfig("source-only", config.task, seed=config.seed, data=resolved.data)
-        needs = (plan_run(base, out_root, data_roots, allow_download),)
+    base = source_classifier_config(resolved)
+    needs = () if base is None else (plan_run(base, out_root, data_roots, allow_download),)
     return RunPlan(resolved, source, RunDir(Path(out_root) / resolved.dirname), needs)
+
+
+def source_classifier_config(resolved: ResolvedRun) -> RunConfig | None:
+    """The source-only run a method classifies through (``NEEDS_SOURCE_CLASSIFIER``: same task, seed and data),
+    or None when it needs none (or the task has no classes to classify)."""
+    if not resolved.method_cls.NEEDS_SOURCE_CLASSIFIER or not task_spec(resolved.task).num_classes:
+        return None
+    return RunConfig("source-only", resolved.config.task, seed=resolved.config.seed, data=resolved.data)
 
 
 def pick_device(device: str = "auto") -> torch.device:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import socket
@@ -68,14 +67,6 @@ class RunLocked(Exception):
         who = ", ".join(f"{k} {holder[k]}" for k in ("pid", "host", "started") if k in holder) or "unknown"
         super().__init__(f"{path} is being written by another process ({who}); wait for it, or run the same "
                          f"command with --wait")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -266,7 +257,7 @@ class RunDir:
             except RuntimeError as err:  # torch reports a failed write (e.g. a full disk) as a RuntimeError
                 raise OSError(errno.EIO, f"could not write the file ({str(err).splitlines()[0][:120]})",
                               str(self.file(name))) from None
-            written.append(sha256_of(tmp))
+            written.append(io.file_sha256(tmp))
             sums = self._checksums()
             io.write_json(self.file(CHECKSUMS), {**sums, name: [written[0], *sums.get(name, [])[:1]]})
 
@@ -278,7 +269,7 @@ class RunDir:
 
         path = self.file(name)
         accepted = self._checksums().get(name)
-        if accepted is not None and sha256_of(path) not in accepted:
+        if accepted is not None and io.file_sha256(path) not in accepted:
             raise CorruptFile(f"{path} does not match the checksum recorded when it was written (altered or "
                               f"damaged){retrain}")
         try:

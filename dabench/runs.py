@@ -20,10 +20,10 @@ import torch
 import dabench
 from dabench.config import RunConfig, resolve
 from dabench.data import resolve_source
-from dabench.errors import UsageError
+from dabench.errors import DataError, UsageError
 from dabench.evaluate import EvalContext, evaluate_protocols
 from dabench.hparams import complete_recorded
-from dabench.plan import RunPlan, pick_device
+from dabench.plan import RunPlan, pick_device, source_classifier_config
 from dabench.rundir import CorruptFile, RunDir
 from dabench.tasks import load_task, task_spec
 from dabench.train import train
@@ -115,9 +115,9 @@ def evaluate_run(rundir: RunDir, protocols: list[str] | None = None, *, data_roo
     dev = pick_device(device)
     data = load_task(task, source).to(dev)
     method = load_trained(rundir).to(dev)
-    if resolved.method_cls.NEEDS_SOURCE_CLASSIFIER and data.spec.num_classes:
-        base = RunDir(rundir.path.parent / resolve(RunConfig("source-only", config.task, seed=config.seed,
-                                                             data=stored["data"]), stored["data"]).dirname)
+    base_config = source_classifier_config(resolved)
+    if base_config is not None:  # the source-only run beside it, as the plan names it
+        base = RunDir(rundir.path.parent / resolve(base_config, stored["data"]).dirname)
         if base.is_done():
             method.attach_source_classifier(load_trained(base).to(dev))
         else:
@@ -134,8 +134,6 @@ def evaluate_run(rundir: RunDir, protocols: list[str] | None = None, *, data_roo
 
 def _source_heldout(task, source):
     """The source dataset's test split at the task's size, or ``None`` when it has none in this copy."""
-    from dabench.errors import DataError
-
     try:
         return task.datasets()[0].load("test", source, task.size)
     except DataError as err:

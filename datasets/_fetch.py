@@ -12,7 +12,8 @@ from typing import ClassVar
 import numpy as np
 from tqdm import tqdm
 
-from dabench.data import Dataset, DataError, file_sha256, write_split
+from dabench.data import Dataset, DataError, write_split
+from dabench.io import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from dabench.data import Dataset, DataError, DataSource, DomainData, file_sha256, read_split, to_nchw, write_split
+from dabench.data import Dataset, DataError, DataSource, DomainData, read_split, to_nchw, write_split
+from dabench.io import file_sha256
 
 log = logging.getLogger(__name__)
 

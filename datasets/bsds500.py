@@ -19,9 +19,10 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from dabench.data import Dataset, DataError, DatasetInfo, DataSource, file_sha256
+from dabench.data import Dataset, DataError, DatasetInfo, DataSource
 from dabench.registry import DATASETS
 from dabench.datasets._fetch import download
+from dabench.io import file_sha256
 
 ARCHIVE_URL = "http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz"
 MEMBER_DIR = "BSR/BSDS500/data/images/train/"
