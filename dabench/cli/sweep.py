@@ -194,8 +194,9 @@ def _submit_and_report(spec: SweepSpec, to_run: list[SweepRun], args, what: str)
         arrays = sorted({s.job_id.split("_")[0] for s in subs})
         say(f"submitted {_plural(len(subs), 'job')} as SLURM array {', '.join(arrays)}")
     elif ex.name == "local":
-        say(f"started {_plural(len(subs), 'local job')} (pids {subs[0].job_id}..{subs[-1].job_id}), "
-            f"{min(ex.array_parallelism, len(subs))} at a time")
+        workers = sorted({s.job_id for s in subs}, key=[s.job_id for s in subs].index)
+        say(f"started {_plural(len(workers), 'local worker')} (pids {', '.join(workers)}) for "
+            f"{_plural(len(subs), 'run')}, each running its share one after the other")
     else:
         say(f"ran {_plural(len(subs), 'run')} in this process")
     if not (getattr(args, "wait", False) or ex.name == "debug"):
@@ -205,8 +206,9 @@ def _submit_and_report(spec: SweepSpec, to_run: list[SweepRun], args, what: str)
         say("waiting for them to finish...")
     failed = wait(subs)
     statuses = _print_status(spec, expand(spec))
-    if failed:
-        say(f"{_plural(len(failed), 'job')} ended with an error: {', '.join(s.job_id for s in failed)}")
+    failed_jobs = list(dict.fromkeys(s.job_id for s in failed))  # a local worker holds several runs
+    if failed_jobs:
+        say(f"{_plural(len(failed_jobs), 'job')} ended with an error: {', '.join(failed_jobs)}")
     return 0 if all_done(statuses) and not failed else 1
 
 

@@ -7,6 +7,8 @@ trains — then evaluates the sweep's protocols with :func:`dabench.runs.evaluat
 being trained by another live process waits for that process and then finds the run done: a run is never
 trained twice at once.
 
+:class:`SweepWorker` is the local launcher's job: a share of the runs, one after the other in one process.
+
 ``checkpoint()`` returns a *fresh* instance, so on a time-out or a preemption submitit requeues the job without
 ever pickling a model, and the requeued job resumes from the last checkpoint (losing at most
 ``checkpoint_every`` steps). Every start, resume and end is appended to the sweep's attempts record.
@@ -14,8 +16,6 @@ ever pickling a model, and the requeued job resumes from the last checkpoint (lo
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import logging
 import os
@@ -84,19 +84,20 @@ class SweepJob(submitit.helpers.Checkpointable):
         device: ``auto``, ``cpu`` or ``cuda``.
         threads: torch threads (the job's CPUs).
         protocols: protocols to evaluate after training; ``accuracy`` needs no extra step.
-        slots: the local launcher's parallelism (0: no throttling here; SLURM throttles the array itself).
         env: :func:`absolute_path_variables` of the submitting host.
     """
 
     def __init__(self, sweep_root: str, data_roots: list[str] | None = None, device: str = "auto",
-                 threads: int = 1, protocols: tuple[str, ...] = (), slots: int = 0,
-                 env: dict[str, list[str]] | None = None):
+                 threads: int = 1, protocols: tuple[str, ...] = (), env: dict[str, list[str]] | None = None):
         self.settings = {"sweep_root": str(sweep_root), "data_roots": list(data_roots or []), "device": device,
-                         "threads": int(threads), "protocols": tuple(protocols), "slots": int(slots),
-                         "env": dict(env or {})}
+                         "threads": int(threads), "protocols": tuple(protocols), "env": dict(env or {})}
 
     def with_settings(self, **changes: Any) -> "SweepJob":
-        return SweepJob(**{**self.settings, **changes})
+        return type(self)(**{**self.settings, **changes})
+
+    def as_worker(self) -> "SweepWorker":
+        """This job's settings in a :class:`SweepWorker`, which runs a list of runs one after the other."""
+        return SweepWorker(**self.settings)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         """On a time-out or a preemption: requeue a fresh job with the same run config. The model is not
@@ -123,25 +124,24 @@ class SweepJob(submitit.helpers.Checkpointable):
         name, job_id = plan.rundir.name, current_job_id()
         catcher = _ResumeCatcher(root, name, job_id)
         logging.getLogger("dabench.train").addHandler(catcher)
-        with slot(root, s["slots"]):
-            append_attempt(root, name, {
-                "event": "start", "job_id": job_id, "host": socket.gethostname(), "pid": os.getpid(),
-                "restart": int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0),
-                "checkpoint_step": plan.rundir.checkpoint_step(),
-            })
-            log.info("run %s (job %s): %s", plan.rundir, job_id, json.dumps(config.to_dict(), sort_keys=True))
-            try:
-                result = self._train_and_evaluate(plan)
-            except Exception as err:
-                append_attempt(root, name, {"event": "end", "job_id": job_id, "status": "error",
-                                            "error": error_line(err), "resumed_from": catcher.step})
-                raise
-            except BaseException as err:  # SystemExit from submitit's requeue, KeyboardInterrupt
-                append_attempt(root, name, {"event": "end", "job_id": job_id, "status": "interrupted",
-                                            "error": error_line(err), "resumed_from": catcher.step})
-                raise
-            finally:
-                logging.getLogger("dabench.train").removeHandler(catcher)
+        append_attempt(root, name, {
+            "event": "start", "job_id": job_id, "host": socket.gethostname(), "pid": os.getpid(),
+            "restart": int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0),
+            "checkpoint_step": plan.rundir.checkpoint_step(),
+        })
+        log.info("run %s (job %s): %s", plan.rundir, job_id, json.dumps(config.to_dict(), sort_keys=True))
+        try:
+            result = self._train_and_evaluate(plan)
+        except Exception as err:
+            append_attempt(root, name, {"event": "end", "job_id": job_id, "status": "error",
+                                        "error": error_line(err), "resumed_from": catcher.step})
+            raise
+        except BaseException as err:  # SystemExit from submitit's requeue, KeyboardInterrupt
+            append_attempt(root, name, {"event": "end", "job_id": job_id, "status": "interrupted",
+                                        "error": error_line(err), "resumed_from": catcher.step})
+            raise
+        finally:
+            logging.getLogger("dabench.train").removeHandler(catcher)
         append_attempt(root, name, {"event": "end", "job_id": job_id, "status": "done", "resumed_from": catcher.step})
         log.info("run %s done: target accuracy %s", name, result.get("target_acc"))
         return {"run_dir": str(plan.rundir), "target_acc": result.get("target_acc")}
@@ -159,40 +159,25 @@ class SweepJob(submitit.helpers.Checkpointable):
         return result
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[bool]:
-    """Try an exclusive ``fcntl`` lock on ``path`` (released by the kernel if the holder dies); yields whether it
-    is held. On a filesystem without locks, logs a warning and yields ``True``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno in (errno.EAGAIN, errno.EACCES):
-                yield False
-                return
-            log.warning("cannot lock %s (%s); going on without the lock", path, err)
-            yield True
-            return
-        try:
-            yield True
-        finally:
-            fcntl.lockf(fh, fcntl.LOCK_UN)
+class SweepWorker(SweepJob):
+    """The local launcher's worker: runs its share of a sweep's runs one after the other in one process.
 
+    A run that fails is recorded (in its attempts file and, with its traceback, in this worker's log) and the
+    worker goes on to the next; it raises at the end when any of its runs failed, so the job is seen to have
+    failed. On a time-out it is requeued with the same share, whose finished runs it then skips.
+    """
 
-@contextlib.contextmanager
-def slot(sweep_root: Path, slots: int) -> Iterator[None]:
-    """Hold one of ``slots`` slots (the local launcher's array parallelism); no-op when ``slots`` is 0."""
-    if slots <= 0:
-        yield
-        return
-    while True:
-        for k in range(slots):
-            with _file_lock(meta_dir(sweep_root, "slots", f"{k}.lock")) as held:
-                if held:
-                    yield
-                    return
-        time.sleep(0.5)
+    def __call__(self, configs: list[RunConfig]) -> dict[str, Any]:  # type: ignore[override]
+        results, failed = [], []
+        for config in configs:
+            try:
+                results.append(super().__call__(config))
+            except Exception:  # noqa: BLE001 — recorded by the run's job; the share goes on
+                log.exception("run %s %s seed %s failed", config.method, config.task, config.seed)
+                failed.append(f"{config.method} {config.task} seed {config.seed}")
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(configs)} runs failed: {'; '.join(failed)}")
+        return {"runs": results}
 
 
 @contextlib.contextmanager

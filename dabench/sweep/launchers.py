@@ -5,8 +5,9 @@ Three launchers are registered in :data:`LAUNCHERS`:
 * ``slurm``: one submitit job array per launch (``AutoExecutor(cluster="slurm").map_array``), throttled by the
   array parallelism (``--array=0-N%P``), with the partition, GPUs, CPUs, memory, time limit, extra sbatch
   options and setup lines of the sweep's :class:`ExecutorSettings`.
-* ``local``: submitit's local executor, one process per run on this machine; at most ``array_parallelism`` of
-  them train at once (file-lock slots under the sweep root, taken by the job).
+* ``local``: submitit's local executor on this machine: ``array_parallelism`` worker processes, worker k running
+  runs k, k + P, k + 2P, … one after the other (a process per run would start every run's Python and PyTorch
+  at once: 144 runs took 36 GB and a load of 100 before any of them trained).
 * ``debug``: in this process, one run after the other (breakpoints work; errors are recorded, not raised).
 
 A job process starts in the sweep's own folder (``<root>/_sweep``), never in the folder the sweep was launched
@@ -15,14 +16,13 @@ top of a clone of the repository, say) would shadow the installed package's modu
 
 Besides the run directories, a sweep writes only under ``<root>/_sweep/``: ``logs/`` (submitit's scripts, job
 logs and pickles), ``jobs/<run>.json`` (the submissions of each run, written here), ``attempts/<run>.jsonl``
-(one line per job start, resume and end, appended by the job) and ``slots/`` (the local parallelism).
+(one line per job start, resume and end, appended by the job).
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-import math
 import os
 import shlex
 import shutil
@@ -274,22 +274,22 @@ class LocalLauncher(Launcher):
         self._jobs: dict[str, Any] = {}
 
     def launch(self, job, configs, settings, sweep_root):
-        slots = max(1, settings.array_parallelism)
+        workers = max(1, min(settings.array_parallelism, len(configs)))
+        shares = [list(configs[k::workers]) for k in range(workers)]  # worker k: runs k, k + P, k + 2P, ...
         executor = submitit.AutoExecutor(folder=meta_dir(sweep_root, "logs"), cluster="local")
-        # a queued process waits for a slot inside its time limit: give it the waves before it as well
-        waves = math.ceil(len(configs) / slots)
-        params: dict[str, Any] = {"timeout_min": settings.time * waves, "nodes": 1, "tasks_per_node": 1}
+        # a worker runs its share one after the other: its time limit covers the whole share
+        params: dict[str, Any] = {"timeout_min": settings.time * len(shares[0]), "nodes": 1, "tasks_per_node": 1}
         if settings.gpus:
             params["gpus_per_node"] = settings.gpus
         executor.update_parameters(**params)
         with _working_directory(meta_dir(sweep_root)):  # the processes start there (see the module's doc)
-            jobs = executor.map_array(job.with_settings(slots=slots), configs)
+            jobs = executor.map_array(job.as_worker(), shares)
         host, now = socket.gethostname(), time.time()
-        subs = []
+        by_worker = []
         for j in jobs:
             self._jobs[str(j.job_id)] = j
-            subs.append(Submission("local", str(j.job_id), host, now, str(j.paths.stdout), str(j.paths.stderr)))
-        return subs
+            by_worker.append(Submission("local", str(j.job_id), host, now, str(j.paths.stdout), str(j.paths.stderr)))
+        return [by_worker[i % workers] for i in range(len(configs))]  # each run's record: the worker that runs it
 
     def active(self, submissions):
         out = {}
