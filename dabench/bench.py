@@ -213,6 +213,40 @@ def eval_throughput(plan, data, device: torch.device, repeats: int) -> float:
     return _median_rate(rates)
 
 
+def validator_seconds(plan, data, device: torch.device, repeats: int) -> float:
+    """(f) seconds of one evaluation's validators (:func:`dabench.evaluate.evaluate_validators`: the forward
+    passes over the validator sample and the scores), the median of ``repeats`` after one warm-up; with the
+    source classifier the plan needs attached."""
+    from dabench.evaluate import evaluate_validators, validator_sample
+
+    model = _build(plan.resolved, data, device)
+    classifier = source_classifier(plan, data, device)
+    if classifier is not None:
+        model.attach_source_classifier(classifier)
+    task_data = data.task_data.to(device)
+    sample = validator_sample(task_data)
+    evaluate_validators(model, task_data, sample)  # warm-up (imports, first calls)
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        evaluate_validators(model, task_data, sample)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def validator_share(row: dict[str, Any], default_steps: int, eval_images: int, evaluations: int = 10) -> float:
+    """(g) the validators' share of a run at the method's default budget, from the row's measured rates: the
+    validators' seconds over the run's seconds (``default_steps`` at the loop's rate (a), ``evaluations``
+    accuracy evaluations of ``eval_images`` source-val and target-test images at rate (d), and the validators at
+    every evaluation)."""
+    images_per_step = 2 * row["batch"]
+    validators = evaluations * row["validators_s"]
+    run = default_steps * images_per_step / row["loop"] + evaluations * eval_images / row["eval"] + validators
+    return validators / run
+
+
 def window_steps(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
                  min_seconds: float) -> int:
     """Steps per measurement: at least ``steps``, and enough that a window lasts ``min_seconds`` at the pace of

@@ -54,19 +54,25 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, opti
         "and target images (a step of batch B is 2B images).",
         "",
         "| method | batch | steps | (a) loop img/s | (b) compute img/s | (c) ratio a/b | (d) eval img/s | "
-        "(e) peak RSS |",
-        "|---|---|---|---|---|---|---|---|",
+        "(e) peak RSS | (f) validators s | (g) validators' share |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['method']} | {r['batch']} | {r['steps']} | {r['loop']:.0f} | {r['compute']:.0f} | "
-                     f"{r['ratio']:.3f} | {r['eval']:.0f} | {r['peak_rss_mb']:.0f} MiB |")
+                     f"{r['ratio']:.3f} | {r['eval']:.0f} | {r['peak_rss_mb']:.0f} MiB | "
+                     f"{r['validators_s']:.2f} | {100 * r['validator_share']:.1f} % |")
     lines += ["", "(a) through `dabench.train.train` (sampling, uint8 → float conversion of whole batches, the "
               "update, logging), start-up, evaluation and checkpoints outside the window; (b) the same `update` "
               "of the same model on batches already in memory, timed in the same run, one extra update after each "
               "loop step (so (a) and (b) alternate step by step); (c) the median of the per-repeat ratios; "
               "(d) `predict` over the target test split in batches of 1,000 under "
               "`torch.inference_mode` (pixel-level methods include their source classifier); (e) the peak "
-              "resident memory of the worker process that measured the method."]
+              "resident memory of the worker process that measured the method; (f) one evaluation's label-free "
+              "validators (`dabench.evaluate.evaluate_validators`: forward passes over 1,000 source-train, "
+              "source-val and target-train images, the domain classifier, the scores), the median of the repeats; "
+              "(g) (f)'s share of a run at the method's default budget, from the measured rates: ten evaluations "
+              "of the validators over the run's time (its default steps at rate (a), ten accuracy evaluations of "
+              "the source-val and target-test splits at rate (d), and the validators)."]
     if conventional is not None:
         lines += _conventional_section(conventional, options.repeats)
     return "\n".join(lines) + "\n"

@@ -78,6 +78,7 @@ METHODS = Registry("method")
 DATASETS = Registry("dataset")
 TASKS = Registry("task")
 PROTOCOLS = Registry("protocol")
+VALIDATORS = Registry("validator")  # label-free model-selection scores (dabench.protocols.validators)
 
 
 def describe(obj: Any) -> str:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from dabench.config import ResolvedRun
 from dabench.data import to_float
 from dabench.evaluate import (EvalContext, evaluate_accuracy, evaluate_image_quality, evaluate_protocols,
-                              predictions)
+                              evaluate_validators, predictions, validator_sample)
 from dabench.rundir import CorruptFile, RunDir
 from dabench.seeding import seed_hash
 from dabench.tasks import TaskData
@@ -99,6 +99,7 @@ def train(
                desc=f"{cfg.method} {cfg.task} s{cfg.seed}")
     clock = ComputeClock(spent, images_per_step=2 * resolved.hparams["batch_size"])
     segment = {**env, "from_step": start}
+    sample = validator_sample(data) if data.spec.num_classes else None
     method.train()
     final_preds = None  # the last evaluation's predictions (a run resumed at its last step has none)
     for step in range(start, steps):
@@ -117,7 +118,7 @@ def train(
         if done_steps % resolved.eval_every == 0 or done_steps == steps:
             line = {"step": done_steps, **{f"train/{k}": v / max(count, 1) for k, v in sums.items()},
                     **clock.read(done_steps)}
-            final_preds = evaluation(method, data, line, last=done_steps == steps)
+            final_preds = evaluation(method, data, line, last=done_steps == steps, sample=sample)
             rundir.append_metrics(line)
             sums, count = {}, 0
             shown = ("src_val/acc", "tgt_test/acc", "tgt_test/ssim")
@@ -193,10 +194,12 @@ def _resume(rundir: RunDir, method, sampler: PairSampler, device: torch.device, 
     return start, state["loss_sums"], state["loss_count"], spent, segments
 
 
-def evaluation(method, data: TaskData, line: dict[str, Any], last: bool) -> dict | None:
-    """Add one evaluation's scores to ``line``: source-val and target-test accuracy (per class at the last step),
-    or, on a label-free translation task, the translations' SSIM/MSE/PSNR against the paired ground truth.
-    Returns the predictions per split (the last evaluation's feed the accuracy protocol in :func:`finish`)."""
+def evaluation(method, data: TaskData, line: dict[str, Any], last: bool, sample: dict | None = None) -> dict | None:
+    """Add one evaluation's scores to ``line``: source-val and target-test accuracy (per class at the last step)
+    and the label-free validators' scores on ``sample`` (:func:`~dabench.evaluate.validator_sample`; for model
+    selection), or, on a label-free translation task, the translations' SSIM/MSE/PSNR against the paired ground
+    truth. Returns the predictions per split (the last evaluation's feed the accuracy protocol in
+    :func:`finish`)."""
     channels, classes = data.spec.channels, data.spec.num_classes
     if not classes:
         line.update(evaluate_image_quality(method, data.tgt_test, channels, "tgt_test"))
@@ -205,6 +208,8 @@ def evaluation(method, data: TaskData, line: dict[str, Any], last: bool) -> dict
     line.update(evaluate_accuracy(method, data.src_val, channels, classes, "src_val", preds=preds["src_val"]))
     line.update(evaluate_accuracy(method, data.tgt_test, channels, classes, "tgt_test", per_class=last,
                                   preds=preds["tgt_test"]))
+    if sample is not None:
+        line.update(evaluate_validators(method, data, sample))
     return preds
 
 

@@ -7,3 +7,4 @@ from dabench.protocols import grid as grid
 from dabench.protocols import image_quality as image_quality
 from dabench.protocols import pad as pad
 from dabench.protocols import tsne as tsne
+from dabench.protocols import validators as validators
