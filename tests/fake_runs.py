@@ -42,7 +42,8 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
               data: str = "full", hparams: dict | None = None, hardware: dict = CPU, done: bool = True,
               oracle: bool = False, quality: tuple[float, float, float] | None = None,
               extra_paths: dict[str, float] | None = None, pad: dict[str, float] | None = None,
-              pngs: tuple[str, ...] = (), cpu_s: tuple[float, float, float] | None = None) -> Path:
+              pngs: tuple[str, ...] = (), cpu_s: tuple[float, float, float] | None = None,
+              hparams_seed: int = 0, evals: tuple[dict, dict, dict] | None = None) -> Path:
     """Write one fake run directory under ``root`` and return it.
 
     Args:
@@ -53,6 +54,11 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
         pad: kind (raw, features, translated) → d_A, written as ``eval_pad.json``.
         pngs: figure files to write (tiny real PNGs).
         cpu_s: the compute axis (``compute/cpu_s`` of the three evaluations; images are steps × 2 × batch).
+        hparams_seed: the hyper-parameter draw recorded in the configuration (0: the defaults); give the draw's
+            ``hparams`` too, as they, not the draw, make the run id (a draw's values are the resolved
+            hyper-parameters, not overrides set by hand: its configuration records none).
+        evals: values written over the made-up ones of the three evaluations, one dict each (e.g. their
+            ``tgt_test/acc`` and validator scores ``valid/<name>``).
     """
     hp = dict(HPARAMS.get(method, {"batch_size": 64}), **(hparams or {}))  # other methods: a batch size
     eval_every = max(1, steps // 3)
@@ -61,8 +67,9 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
     run_id = hashlib.sha256(json.dumps(semantic, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
     run_dir = root / f"{method}_{task}_s{seed}_{run_id}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = {"method": method, "task": task, "seed": seed, "steps": steps, "hparams": dict(hparams or {}),
-              "hparams_seed": 0, "data": data, "eval_every": None, "checkpoint_every": 500}
+    config = {"method": method, "task": task, "seed": seed, "steps": steps,
+              "hparams": {} if hparams_seed else dict(hparams or {}),
+              "hparams_seed": hparams_seed, "data": data, "eval_every": None, "checkpoint_every": 500}
     _json(run_dir / "config.json", {"config": config, **semantic, "run_id": run_id})
     _json(run_dir / "env.json", {"commit": FAKE_COMMIT, "dabench": "0.1.0", "host": "fake", "python": "3.11.7",
                                  "threads": 1, **hardware})
@@ -81,6 +88,7 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
         if cpu_s is not None:
             line.update({"compute/cpu_s": cpu_s[i], "compute/wall_s": cpu_s[i],
                          "compute/images": step * 2 * hp["batch_size"]})
+        line.update(evals[i] if evals else {})
         lines.append(line)
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(ln, sort_keys=True) + "\n" for ln in lines))
     last = lines[-1]

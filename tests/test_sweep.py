@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from dabench.errors import UsageError
 from dabench.plan import plan_run
 from dabench.runs import execute
 from dabench.cli import main
@@ -108,6 +109,18 @@ def test_the_grid_is_methods_by_tasks_by_points_by_draws_by_seeds_without_duplic
     assert len({r.run_id for r in runs}) == len(runs)
     labels = {r.label for r in by_method["dann"]}
     assert {"gamma=5.0 lr=0.02 draw 2", "gamma=10.0 lambda_max=0.5 lr=0.02 draw 1"} <= labels
+
+
+def test_random_draws_with_defaults_start_at_draw_0_and_the_hpsearch_preset_is_domainbeds_search(tmp_path):
+    path = write_spec(tmp_path, random={"draws": 3, "seed": 10, "defaults": True})
+    assert load_spec(str(path)).hparams_seeds == (0, 11, 12)  # N draws, the first being the defaults
+    assert load_spec(str(write_spec(tmp_path, random={"draws": 3, "seed": 10}))).hparams_seeds == (11, 12, 13)
+    with pytest.raises(UsageError, match="'random.defaults' must be true or false"):
+        load_spec(str(write_spec(tmp_path, random={"draws": 3, "defaults": "yes"})))
+    search = load_spec("hpsearch")
+    assert search.hparams_seeds == (0, 1, 2, 3, 4, 5) and search.seeds == (0, 1)
+    assert set(search.methods) >= {"source-only", "dann", "cdan", "cdan-e"} and len(search.tasks) >= 3
+    assert len(expand(search)) >= 96
 
 
 def test_command_line_flags_override_the_spec_and_its_budget(tmp_path):
@@ -279,6 +292,10 @@ def test_local_executor_runs_a_2x2_grid_two_at_a_time_and_a_failed_run_is_retrie
         attempts.append((events[0]["time"], events[1]["time"]))
     for t, _ in attempts:  # the array parallelism (2) holds: never more than two runs at once
         assert sum(1 for a, b in attempts if a <= t < b) <= 2
+    # ... and only two processes were started (each worker runs its share in turn; a process per run would
+    # start every run's PyTorch at once)
+    workers = [read_submissions(spec.root, r.dirname)[0].job_id for r in runs]
+    assert len(set(workers)) == 2 and workers[0] == workers[2] and workers[1] == workers[3]
 
     again = cli("sweep", "launch", str(path), "--executor", "local", "--yes")  # launch leaves failed runs alone
     assert "failed: 1 (not resubmitted" in again.out and "nothing to submit" in again.out

@@ -19,6 +19,7 @@ from dabench.leaderboard.compute import compute_section
 from dabench.leaderboard.layout import Group, variant_labels
 from dabench.leaderboard.pad import pad_section
 from dabench.leaderboard.results import Run, find_runs, no_finished_run, runs_dir, walk
+from dabench.leaderboard.search import search_runs, search_section
 from dabench.leaderboard.selection import DEFAULT_SELECTIONS, check_rules
 from dabench.leaderboard.table1 import table1_section
 from dabench.leaderboard.translation import translation_section
@@ -84,15 +85,17 @@ def _image_sizes(runs: list[Run]) -> dict[str, int]:
     return sizes
 
 
-def _group(group: Group, members: list[Run], ctx: Context, selections: tuple[str, ...],
+def _group(group: Group, members: list[Run], search: list[Run], ctx: Context, selections: tuple[str, ...],
            sizes: dict[str, int]) -> list[str]:
-    lines = document.group_preamble(group, members, sizes)
+    """One group's text; ``search``: its searches' runs, which only the preamble and the model-selection
+    section see (``members``: the others)."""
+    lines = document.group_preamble(group, members + search, sizes)
     for i, rule in enumerate(selections):
         lines += table1_section(ctx, rule, primary=i == 0)
         if i == 0:
             lines += extra_paths_section(ctx, rule)
     return (lines + pad_section(ctx) + translation_section(ctx) + ablation_sections(ctx, members, selections[0])
-            + compute_section(ctx) + figures_section(ctx))
+            + compute_section(ctx) + search_section(ctx, search) + figures_section(ctx))
 
 
 def build(roots: list[str], out_dir: Path | None, *, notes: dict | None = None,
@@ -123,12 +126,13 @@ def build(roots: list[str], out_dir: Path | None, *, notes: dict | None = None,
     lines = document.header(command, len(found.runs), len(found.unfinished))
     unplaced, used_notes, written = [], set(), []
     for group in sorted(groups, key=lambda g: g.sort_key):
-        members = groups[group]
+        search = search_runs(groups[group])
+        members = [r for r in groups[group] if r not in search]  # a search's runs have their own section only
         main = [r for r in members if r.at_table1_setting()]
         unplaced += [r.path for r in members if not r.at_table1_setting() and not r.in_an_ablation()]
         ctx = Context(group, main, variant_labels(main, lambda r: (r.method, r.task), lambda r: r.method), notes,
                       None if out_dir is None else Path(out_dir) / FIGURES, used_notes)
-        lines += _group(group, members, ctx, selections, sizes)
+        lines += _group(group, members, search, ctx, selections, sizes)
         written += ctx.written
     lines += document.other_published(found.runs) + document.sources()
     text = "\n".join(lines).rstrip("\n") + "\n"

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dabench.errors import WriteError
+from dabench.errors import UsageError, WriteError
 from dabench.leaderboard.declared import row_key
 from dabench.leaderboard.layout import Group
 from dabench.leaderboard.results import Run

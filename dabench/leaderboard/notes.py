@@ -21,7 +21,8 @@ NOTES = "notes.yaml"  # the default notes file, in the output folder
 
 def note_sections() -> tuple[str, ...]:
     """The section keys a notes file may use: the fixed tables and every registered method's ablation tables."""
-    return ("table1", "extra", "pad", "translation", *ablation_names(), "compute", "figures")
+    return ("table1", "extra", "pad", "translation", *ablation_names(), "compute", "selection",
+            "figures")
 
 
 def read_notes(path: Path | None) -> dict:

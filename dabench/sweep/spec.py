@@ -14,6 +14,7 @@ Spec (YAML, read with ``yaml.safe_load``; every key but ``methods`` and ``tasks`
         - {gamma: 5.0, lambda_max: 0.5}
         - {gamma: 10.0, lambda_max: 1.0}
     random: {draws: 4, seed: 0}  # hparams_seed 1..4: each method's samplers (seed 0 = defaults); grid applies on top
+                                 # (defaults: true → draw 0 is the defaults: hparams_seed 0, 1..3)
     data: auto                   # auto | full | embedded
     data_root: [/shared/data]    # read-only roots (also $DABENCH_DATA)
     device: auto

@@ -115,12 +115,19 @@ def steps(ck: Checker, value: Any, methods: tuple[str, ...]) -> Any:
 
 
 def random_draws(ck: Checker, value: Any) -> tuple[int, ...]:
-    """The ``hparams_seed`` of each random draw: ``(0,)`` (the defaults) without draws."""
-    random = ck.keys(value, ("draws", "seed"), "random")
+    """The ``hparams_seed`` of each random draw: ``(0,)`` (the defaults) without draws; ``seed+1 .. seed+draws``;
+    with ``defaults: true``, draw 0 (the defaults) and ``seed+1 .. seed+draws-1`` (DomainBed's search: N draws,
+    the first being the defaults)."""
+    random = ck.keys(value, ("draws", "seed", "defaults"), "random")
     if not random:
         return (0,)
     draws = ck.integer(random.get("draws"), "random.draws", 1)
     first = ck.integer(random.get("seed", 0), "random.seed", 0)
+    defaults = random.get("defaults", False)
+    if not isinstance(defaults, bool):
+        raise ck.fail("random.defaults", f"must be true or false; got {show(defaults)}")
+    if defaults:
+        return (0,) + tuple(range(first + 1, first + draws))
     return tuple(range(first + 1, first + draws + 1))
 
 
