@@ -42,6 +42,9 @@ through the generation (``predict``), and a feature-level one, C(h_t) (``extra_e
 weight 1 was kept because no label-free signal preferred another (the source classifier's accuracy on x̃_s of
 source-validation images ties across 0.3, 1 and 3; the reconstruction and consistency errors disagree); the
 numbers are in docs/measurements.md, and the leaderboard names the ``label_w=0`` rows "equations as written".
+The width ``c`` = 8 was kept on the same signal: on the colour-source tasks c = 16 renders x̃_s of source-val
+images better per step but not per CPU-second, which is what the CPU budget fixes (docs/measurements.md); give a
+longer budget ``--set c=16``.
 
 Ablation switches (hyper-parameters, usable from ``--set`` and sweeps): ``h_layer`` (Table 3),
 ``gamma1``/``gamma2`` (Table 4, γ2 = 0 allowed), ``consistency`` ∈ {both, source, target, off} (Table 5),
