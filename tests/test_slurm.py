@@ -51,6 +51,7 @@ PROBLEM = _cluster_problem()
 REQUIRED = bool(os.environ.get("DABENCH_REQUIRE_SLURM"))
 pytestmark = [
     pytest.mark.slurm,
+    pytest.mark.integration,
     pytest.mark.skipif(PROBLEM is not None and not REQUIRED,
                        reason=f"no SLURM cluster reachable ({PROBLEM}); start one on this machine with: "
                        "sudo scripts/slurm-local.sh install && sudo scripts/slurm-local.sh start"),

@@ -263,6 +263,7 @@ def test_relaunch_skips_done_runs_and_status_reports_them(debug_sweep):
 
 
 # ------------------------------------------------------------------------------------------------ local
+@pytest.mark.integration
 def test_local_executor_runs_a_2x2_grid_two_at_a_time_and_a_failed_run_is_retried_on_request(tmp_path):
     path = write_spec(tmp_path)
     spec = load_spec(str(path))
@@ -306,6 +307,7 @@ def test_local_executor_runs_a_2x2_grid_two_at_a_time_and_a_failed_run_is_retrie
     assert [s.executor for s in read_submissions(spec.root, broken.dirname)] == ["local", "debug"]
 
 
+@pytest.mark.integration
 def test_local_jobs_import_the_installed_package_from_a_folder_holding_a_dabench_directory(tmp_path, monkeypatch):
     """A job process puts the folder it starts in first on sys.path. A `dabench/` folder there without
     __init__.py (the top of a clone of the repository, an output folder) becomes a namespace package `dabench`,
