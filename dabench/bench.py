@@ -190,15 +190,21 @@ def source_classifier(plan, data, device: torch.device):
     return need.resolved.method_cls(data.task_data.spec, need.resolved.hparams).to(device)
 
 
+def _with_classifier(plan, data, device: torch.device):
+    """A freshly initialised network of ``plan`` with the source classifier it needs attached (if any)."""
+    model = _build(plan.resolved, data, device)
+    classifier = source_classifier(plan, data, device)
+    if classifier is not None:
+        model.attach_source_classifier(classifier)
+    return model
+
+
 def eval_throughput(plan, data, device: torch.device, repeats: int) -> float:
     """(d) images/s of ``predict`` of ``plan``'s method over the target test split through the evaluator, with the
     source classifier the plan needs attached (extra paths excluded)."""
     from dabench.evaluate import EVAL_BATCH, batched, evaluation_mode
 
-    model = _build(plan.resolved, data, device)
-    classifier = source_classifier(plan, data, device)
-    if classifier is not None:
-        model.attach_source_classifier(classifier)
+    model = _with_classifier(plan, data, device)
     split = data.task_data.tgt_test.to(device)
     channels = data.task_data.spec.channels
     rates = []
@@ -219,31 +225,28 @@ def validator_seconds(plan, data, device: torch.device, repeats: int) -> float:
     source classifier the plan needs attached."""
     from dabench.evaluate import evaluate_validators, validator_sample
 
-    model = _build(plan.resolved, data, device)
-    classifier = source_classifier(plan, data, device)
-    if classifier is not None:
-        model.attach_source_classifier(classifier)
-    task_data = data.task_data.to(device)
-    sample = validator_sample(task_data)
-    evaluate_validators(model, task_data, sample)  # warm-up (imports, first calls)
+    model = _with_classifier(plan, data, device)
+    sample = validator_sample(data.task_data.to(device))
+    channels = data.task_data.spec.channels
+    evaluate_validators(model, sample, channels)  # warm-up (imports, first calls)
     times = []
     for _ in range(repeats):
         _sync(device)
         t0 = time.perf_counter()
-        evaluate_validators(model, task_data, sample)
+        evaluate_validators(model, sample, channels)
         _sync(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
-def validator_share(row: dict[str, Any], default_steps: int, eval_images: int, evaluations: int = 10) -> float:
-    """(g) the validators' share of a run at the method's default budget, from the row's measured rates: the
-    validators' seconds over the run's seconds (``default_steps`` at the loop's rate (a), ``evaluations``
-    accuracy evaluations of ``eval_images`` source-val and target-test images at rate (d), and the validators at
-    every evaluation)."""
-    images_per_step = 2 * row["batch"]
-    validators = evaluations * row["validators_s"]
-    run = default_steps * images_per_step / row["loop"] + evaluations * eval_images / row["eval"] + validators
+def validator_share(*, loop_rate: float, eval_rate: float, validators_s: float, batch: int, default_steps: int,
+                    eval_images: int, evaluations: int = 10) -> float:
+    """(g) the validators' share of a run at the method's default budget, from measured rates: the validators'
+    seconds over the run's seconds (``default_steps`` of 2 × ``batch`` images at the loop's rate (a),
+    ``evaluations`` accuracy evaluations of ``eval_images`` source-val and target-test images at rate (d), and the
+    validators at every evaluation)."""
+    validators = evaluations * validators_s
+    run = default_steps * 2 * batch / loop_rate + evaluations * eval_images / eval_rate + validators
     return validators / run
 
 

@@ -136,8 +136,10 @@ def measure(spec: str, options: BenchOptions, conventional: bool = False) -> dic
         row["eval"] = bench.eval_throughput(plan, data, device, options.repeats)
         row["validators_s"] = bench.validator_seconds(plan, data, device, options.repeats)
         eval_images = len(data.task_data.src_val) + len(data.task_data.tgt_test)
-        row["validator_share"] = bench.validator_share({**row, "batch": plan.resolved.hparams["batch_size"]},
-                                                       plan.resolved.method_cls.DEFAULT_STEPS, eval_images)
+        row["validator_share"] = bench.validator_share(
+            loop_rate=row["loop"], eval_rate=row["eval"], validators_s=row["validators_s"],
+            batch=plan.resolved.hparams["batch_size"], default_steps=plan.resolved.method_cls.DEFAULT_STEPS,
+            eval_images=eval_images)
     row["peak_rss_mb"] = bench.peak_rss_mb()
     if device.type == "cuda":
         row["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2 ** 20

@@ -138,49 +138,46 @@ def paired(data: DomainData) -> torch.Tensor:
 VALIDATOR_SPLITS = ("src_train", "src_val", "tgt_train")
 
 
-def validator_sample(data: TaskData, max_samples: int = MAX_SAMPLES) -> dict[str, torch.Tensor]:
+def validator_sample(data: TaskData, max_samples: int = MAX_SAMPLES) -> dict[str, DomainData]:
     """The images the validators read: at most ``max_samples`` of the source-train, source-val and target-train
     splits, drawn without replacement from a seed of the split's name alone, so that every run of a task (every
-    method, draw and seed) is scored on the same images. The target test split is never among them."""
+    method, draw and seed) is scored on the same images; gathered once per run. The target test split is never
+    among them."""
     sample = {}
     for split in VALIDATOR_SPLITS:
         domain = getattr(data, split)
         order = np.random.default_rng(seed_hash(domain.name, "validators")).permutation(len(domain))
-        sample[split] = torch.as_tensor(np.sort(order[:max_samples]), dtype=torch.long)
+        sample[split] = domain.subset(torch.as_tensor(np.sort(order[:max_samples])).to(domain.x.device))
     return sample
 
 
-def validator_inputs(method: Method, data: TaskData, sample: dict[str, torch.Tensor]) -> ValidatorInputs:
+def validator_inputs(method: Method, sample: dict[str, DomainData], channels: int,
+                     random_state: int = 0) -> ValidatorInputs:
     """The arrays the validators score (:class:`~dabench.protocols.validators.ValidatorInputs`): softmax outputs
     of ``predict`` on the source-val and target-train samples, the source-val labels, and features of the three
     samples — ``method.features`` where the method has them, else its class probabilities. Target labels are
     not read (the inputs have no field for them)."""
-    channels = data.spec.channels
-    has_features = "features" in method.CAPABILITIES
+    def probs(split: str) -> np.ndarray:
+        return batched(method.predict, sample[split], channels).float().softmax(1).cpu().numpy()
 
-    def probs_and_features(split: str) -> tuple[np.ndarray, np.ndarray]:
-        domain = getattr(data, split).subset(sample[split].to(getattr(data, split).x.device))
-        probs = batched(method.predict, domain, channels).float().softmax(1).cpu().numpy()
-        feats = batched(method.features, domain, channels).float().cpu().reshape(len(domain), -1).numpy() \
-            if has_features else probs
-        return probs, feats
+    def features(split: str) -> np.ndarray:
+        out = batched(method.features, sample[split], channels).float().cpu()
+        return out.reshape(len(sample[split]), -1).numpy()
 
     with evaluation_mode(method):
-        val_probs, val_feats = probs_and_features("src_val")
-        tgt_probs, tgt_feats = probs_and_features("tgt_train")
-        if has_features:
-            src = data.src_train.subset(sample["src_train"].to(data.src_train.x.device))
-            train_feats = batched(method.features, src, channels).float().cpu().reshape(len(src), -1).numpy()
+        p = {split: probs(split) for split in ("src_val", "tgt_train")}
+        if "features" in method.CAPABILITIES:
+            f = {split: features(split) for split in VALIDATOR_SPLITS}
         else:
-            train_feats = probs_and_features("src_train")[0]
-    labels = data.src_val.y[sample["src_val"].to(data.src_val.y.device)].cpu().numpy()
-    return ValidatorInputs(val_probs, labels, val_feats, train_feats, tgt_probs, tgt_feats)
+            f = {**p, "src_train": probs("src_train")}
+    return ValidatorInputs(p["src_val"], sample["src_val"].y.cpu().numpy(), f["src_val"], f["src_train"],
+                           p["tgt_train"], f["tgt_train"], random_state)
 
 
-def evaluate_validators(method: Method, data: TaskData, sample: dict[str, torch.Tensor],
+def evaluate_validators(method: Method, sample: dict[str, DomainData], channels: int,
                         random_state: int = 0) -> dict[str, float]:
     """``{"valid/<name>": score}`` of every registered validator (higher is better) on ``sample``."""
-    return score_all(validator_inputs(method, data, sample), random_state)
+    return score_all(validator_inputs(method, sample, channels, random_state))
 
 
 # ------------------------------------------------------------------------------------------ protocols

@@ -209,7 +209,7 @@ def evaluation(method, data: TaskData, line: dict[str, Any], last: bool, sample:
     line.update(evaluate_accuracy(method, data.tgt_test, channels, classes, "tgt_test", per_class=last,
                                   preds=preds["tgt_test"]))
     if sample is not None:
-        line.update(evaluate_validators(method, data, sample))
+        line.update(evaluate_validators(method, sample, channels))
     return preds
 
 

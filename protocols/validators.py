@@ -1,9 +1,9 @@
 """Validators: label-free scores of a trained model, for choosing checkpoints and hyper-parameters in
 unsupervised domain adaptation, where target labels may not be used.
 
-Every validator reads only two things: the *labelled source validation* split and an *unlabelled* fixed subset
-of the *target training* split (images, never labels). Each is a pure function of arrays
-(:class:`ValidatorInputs`) with an explicit ``random_state``, returns one number, and is oriented so that
+Every validator reads only the *labelled source validation* split, source-training images (the IWV/DEV domain
+classifier's source side) and an *unlabelled* fixed subset of the *target training* split (images, never labels). Each is a pure function of arrays
+(:class:`ValidatorInputs`, which carry an explicit ``random_state``), returns one number, and is oriented so that
 **higher is better**. They are registered in :data:`dabench.registry.VALIDATORS`; ``docs/protocol.md`` states
 the formulas, sample sizes and conventions.
 
@@ -25,7 +25,8 @@ The oracle (target *test* accuracy) is not a validator: the leaderboard keeps it
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -33,20 +34,19 @@ import numpy as np
 from dabench.registry import VALIDATORS
 
 #: the most images of each split a validator reads (target-train; source-val and source-train for IWV/DEV):
-#: 1,000 keeps the validators under a tenth of a run's time at the default budgets (docs/protocol.md)
+#: 1,000 keeps the validators under a tenth of a run's time at the default budgets (docs/measurements.md)
 MAX_SAMPLES = 1000
 #: SND's softmax temperature (Saito et al. 2021, §3)
 SND_TEMPERATURE = 0.05
 #: the IWV/DEV domain classifier: L2 logistic regression (inverse regularisation C) on standardised principal
-#: components of the features (few enough that samples of one distribution get weights near 1: on 768-d
-#: features and 2,000 samples a side, a classifier on all dimensions overfits and spreads the weights of
-#: identical domains over 0–10)
+#: components of the features, few enough that two samples of one distribution get weights near 1 (a classifier
+#: on all 768 dimensions of DANN's features over-fits its samples: docs/protocol.md)
 DOMAIN_C = 1.0
 DOMAIN_PCA = 32
 _EPS = 1e-12
 
 
-@dataclass
+@dataclass(frozen=True)
 class ValidatorInputs:
     """What a model shows the validators (float arrays; probabilities are softmax outputs, rows sum to 1).
 
@@ -57,6 +57,7 @@ class ValidatorInputs:
         src_train_feats: ``[N_s, D]`` features of source-training images (the domain classifier's source side).
         tgt_probs: ``[N_t, K]`` class probabilities of unlabelled target-training images.
         tgt_feats: ``[N_t, D]`` their features (the domain classifier's target side).
+        random_state: seeds the domain classifier's sample and PCA.
     """
 
     src_val_probs: np.ndarray
@@ -65,26 +66,30 @@ class ValidatorInputs:
     src_train_feats: np.ndarray
     tgt_probs: np.ndarray
     tgt_feats: np.ndarray
-    _weights: dict = field(default_factory=dict, repr=False)
+    random_state: int = 0
 
-    def weights(self, random_state: int) -> np.ndarray:
-        """The importance weights of the source-val samples (computed once; IWV and DEV share them)."""
-        if random_state not in self._weights:
-            self._weights[random_state] = importance_weights(self.src_train_feats, self.tgt_feats,
-                                                             self.src_val_feats, random_state=random_state)
-        return self._weights[random_state]
+    @cached_property
+    def losses(self) -> np.ndarray:
+        """The source-val cross-entropies (IWV and DEV weight the same ones)."""
+        return cross_entropy(self.src_val_probs, self.src_val_labels)
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """The importance weights of the source-val samples (one domain classifier for IWV and DEV)."""
+        return importance_weights(self.src_train_feats, self.tgt_feats, self.src_val_feats,
+                                  random_state=self.random_state)
 
 
 @dataclass(frozen=True)
 class Validator:
     """A registered validator: its name, display title, one-sentence description, the evaluation-line key its
-    score is logged under, and the pure function ``fn(inputs, random_state) -> float`` (higher is better)."""
+    score is logged under, and the pure function ``fn(inputs) -> float`` (higher is better)."""
 
     name: str
     title: str
     text: str
     metric: str
-    fn: Callable[[ValidatorInputs, int], float]
+    fn: Callable[[ValidatorInputs], float]
 
 
 def register(name: str, title: str, text: str, metric: str | None = None):
@@ -201,43 +206,41 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ the validators
 @register("source-val", "source-val", "accuracy on the labelled source validation split", metric="src_val/acc")
-def source_val(inputs: ValidatorInputs, random_state: int) -> float:
+def source_val(inputs: ValidatorInputs) -> float:
     return float(np.mean(np.argmax(inputs.src_val_probs, axis=1) == np.asarray(inputs.src_val_labels)))
 
 
 @register("iwv", "IWV", "minus the source-val cross-entropy weighted by p_t/p_s from a domain classifier on "
           "the model's features (Sugiyama et al. 2007)")
-def iwv(inputs: ValidatorInputs, random_state: int) -> float:
-    losses = cross_entropy(inputs.src_val_probs, inputs.src_val_labels)
-    return -iwv_risk(losses, inputs.weights(random_state))
+def iwv(inputs: ValidatorInputs) -> float:
+    return -iwv_risk(inputs.losses, inputs.weights)
 
 
 @register("dev", "DEV", "minus the importance-weighted source-val risk with DEV's control variate "
           "(You et al. 2019)")
-def dev(inputs: ValidatorInputs, random_state: int) -> float:
-    losses = cross_entropy(inputs.src_val_probs, inputs.src_val_labels)
-    return -dev_risk(losses, inputs.weights(random_state))
+def dev(inputs: ValidatorInputs) -> float:
+    return -dev_risk(inputs.losses, inputs.weights)
 
 
 @register("entropy", "entropy", "minus the mean entropy of the target predictions (Morerio et al. 2018)")
-def neg_entropy(inputs: ValidatorInputs, random_state: int) -> float:
+def neg_entropy(inputs: ValidatorInputs) -> float:
     return -float(entropy(inputs.tgt_probs).mean())
 
 
 @register("im", "IM", "information maximisation on target: entropy of the mean prediction minus the mean "
           "entropy")
-def information_maximisation(inputs: ValidatorInputs, random_state: int) -> float:
+def information_maximisation(inputs: ValidatorInputs) -> float:
     probs = np.asarray(inputs.tgt_probs, np.float64)
     return float(entropy(probs.mean(axis=0, keepdims=True))[0] - entropy(probs).mean())
 
 
 @register("snd", "SND", "soft neighbourhood density of the target predictions, temperature 0.05 (Saito et al. "
           "2021)")
-def snd(inputs: ValidatorInputs, random_state: int) -> float:
+def snd(inputs: ValidatorInputs) -> float:
     return soft_neighbourhood_density(inputs.tgt_probs)
 
 
-def score_all(inputs: ValidatorInputs, random_state: int) -> dict[str, float]:
+def score_all(inputs: ValidatorInputs) -> dict[str, float]:
     """Every logged validator's score, by its evaluation-line key (``source-val`` is logged by the loop as
     ``src_val/acc`` on the whole split, so it is not repeated here)."""
-    return {v.metric: v.fn(inputs, random_state) for _, v in VALIDATORS.items() if v.metric.startswith("valid/")}
+    return {v.metric: v.fn(inputs) for _, v in VALIDATORS.items() if v.metric.startswith("valid/")}

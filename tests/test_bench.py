@@ -232,5 +232,5 @@ def test_validator_share_is_the_validators_time_over_the_runs_time():
 
     # 1,000 steps of 2 × 50 images at 1,000 img/s: 100 s; ten evaluations of 9,000 images at 9,000 img/s: 10 s;
     # ten validator passes of 1 s: 10 s → 10 / 120
-    row = {"batch": 50, "loop": 1000.0, "eval": 9000.0, "validators_s": 1.0}
-    assert validator_share(row, default_steps=1000, eval_images=9000) == pytest.approx(10 / 120)
+    assert validator_share(loop_rate=1000.0, eval_rate=9000.0, validators_s=1.0, batch=50, default_steps=1000,
+                           eval_images=9000) == pytest.approx(10 / 120)

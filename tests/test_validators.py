@@ -17,12 +17,11 @@ from dabench.registry import METHODS, VALIDATORS
 K = 10
 
 
-def _inputs(probs_val, labels, probs_tgt, f_src=None, f_val=None, f_tgt=None, seed=0):
-    rng = np.random.default_rng(seed)
-    f = lambda n: rng.normal(size=(n, 8))  # noqa: E731
-    return ValidatorInputs(np.asarray(probs_val, float), np.asarray(labels), f_val if f_val is not None else f(len(labels)),
-                           f_src if f_src is not None else f(300), np.asarray(probs_tgt, float),
-                           f_tgt if f_tgt is not None else f(len(probs_tgt)))
+def _inputs(probs_val, labels, probs_tgt):
+    """Inputs with the given predictions and random 8-d features (what the prediction-only validators ignore)."""
+    rng = np.random.default_rng(0)
+    return ValidatorInputs(np.asarray(probs_val, float), np.asarray(labels), rng.normal(size=(len(labels), 8)),
+                           rng.normal(size=(300, 8)), np.asarray(probs_tgt, float), rng.normal(size=(len(probs_tgt), 8)))
 
 
 def _one_hot(classes, k=K, confidence=1.0):
@@ -41,7 +40,7 @@ def test_entropy_and_im_validators_at_their_limits():
     uniform = np.full((40, K), 1.0 / K)
     confident_balanced = _one_hot(np.arange(40) % K)
     collapsed = _one_hot(np.zeros(40, dtype=int))
-    score = lambda name, probs: VALIDATORS.get(name).fn(_inputs(uniform, np.zeros(40, int), probs), 0)  # noqa: E731
+    score = lambda name, probs: VALIDATORS.get(name).fn(_inputs(uniform, np.zeros(40, int), probs))  # noqa: E731
     assert score("entropy", uniform) == pytest.approx(-math.log(K))
     assert score("entropy", confident_balanced) == pytest.approx(0.0, abs=1e-9)
     # IM = H(mean p) − mean H(p): 0 for uniform, log K for confident and balanced, 0 for confident but collapsed
@@ -115,12 +114,11 @@ def test_ranks_share_ties():
 def test_score_all_logs_every_validator_but_source_val_under_valid_keys_and_is_deterministic():
     rng = np.random.default_rng(0)
     probs_val = rng.dirichlet(np.ones(K), size=120)
-    inputs = lambda: _inputs(probs_val, rng.integers(0, K, 120), rng.dirichlet(np.ones(K), size=80))  # noqa: E731
-    made = inputs()
-    scores = score_all(made, 0)
+    made = _inputs(probs_val, rng.integers(0, K, 120), rng.dirichlet(np.ones(K), size=80))
+    scores = score_all(made)
     assert sorted(scores) == sorted(f"valid/{n}" for n in VALIDATORS if n != "source-val")
     assert all(math.isfinite(v) for v in scores.values())
-    assert score_all(replace(made, _weights={}), 0) == scores
+    assert score_all(replace(made)) == scores  # a fresh copy: the same domain classifier, the same scores
     assert VALIDATORS.get("source-val").metric == "src_val/acc"
 
 
@@ -136,12 +134,12 @@ def test_validators_never_read_target_labels(toy_data):
     """Scramble every target label (train and test): the validators' inputs and scores do not change."""
     method = _method(toy_data)
     sample = validator_sample(toy_data, max_samples=40)
-    before = evaluate_validators(method, toy_data, sample)
+    before = evaluate_validators(method, sample, toy_data.spec.channels)
     g = torch.Generator().manual_seed(0)
     scrambled = replace(toy_data,
                         tgt_train=replace(toy_data.tgt_train, y=toy_data.tgt_train.y[torch.randperm(64, generator=g)]),
                         tgt_test=replace(toy_data.tgt_test, y=torch.full((32,), 7)))
-    assert evaluate_validators(method, scrambled, validator_sample(scrambled, max_samples=40)) == before
+    assert evaluate_validators(method, validator_sample(scrambled, max_samples=40), toy_data.spec.channels) == before
 
 
 def test_validator_sample_is_fixed_per_split_and_leaves_out_the_target_test_split(toy_data):
@@ -149,12 +147,12 @@ def test_validator_sample_is_fixed_per_split_and_leaves_out_the_target_test_spli
     assert sorted(sample) == ["src_train", "src_val", "tgt_train"]
     assert [len(v) for v in sample.values()] == [40, 32, 40]  # at most 40; src_val has 32
     again = validator_sample(toy_data, max_samples=40)
-    assert all(torch.equal(sample[k], again[k]) for k in sample)
+    assert all(torch.equal(sample[k].x, again[k].x) for k in sample)
 
 
 def test_a_method_without_features_is_scored_on_its_class_probabilities(toy_data):
     method = _method(toy_data)
     method.CAPABILITIES = frozenset({"predict"})  # this instance only
-    inputs = validator_inputs(method, toy_data, validator_sample(toy_data, max_samples=40))
+    inputs = validator_inputs(method, validator_sample(toy_data, max_samples=40), toy_data.spec.channels)
     np.testing.assert_array_equal(inputs.tgt_feats, inputs.tgt_probs)
     assert inputs.src_train_feats.shape == (40, K)
