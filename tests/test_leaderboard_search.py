@@ -94,12 +94,12 @@ def test_search_tables_cells_are_the_hand_computed_picks(search_dir):
     assert "2 draws" not in section and "3 draws (hparams_seed 0, 1, 2;" in section and "24 run(s)" in section
     defaults = _section(text, "#### At the default hyper-parameters (draw 0)")
     assert _row(defaults, "dann · IWV")[1:] == ["81.1 ± 0.1 (2)"] * 2  # draw 0, i = 1
-    assert _row(defaults, "dann · target-test best (oracle: target labels)")[1] == "82.1 ± 0.1 (2)"  # i = 2
+    assert _row(defaults, "dann · target-test best (oracle: uses target labels)")[1] == "82.1 ± 0.1 (2)"  # i = 2
     over = _section(text, "#### Over the search (every draw × every evaluated step)")
     assert _row(over, "dann · IWV")[1] == "83.1 ± 0.1 (2)"  # draw 1, i = 1
     assert _row(over, "cdlm · entropy")[1] == "90.1 ± 0.1 (2)"  # draw 0, i = 0
     assert _row(over, "dann · last step")[1] == "82.1 ± 0.1 (2)"  # ties on the last step: draw 0
-    assert _row(over, "cdlm · target-test best (oracle: target labels)")[2] == "96.1 ± 0.1 (2)"
+    assert _row(over, "cdlm · target-test best (oracle: uses target labels)")[2] == "96.1 ± 0.1 (2)"
     rows = [ln.split("|")[1].strip() for ln in over.splitlines() if ln.startswith("| ")][1:]
     assert len(rows) == 2 * len(SELECTION_ORDER) and rows[0] == "dann · last step"
 

@@ -194,7 +194,7 @@ def _submit_and_report(spec: SweepSpec, to_run: list[SweepRun], args, what: str)
         arrays = sorted({s.job_id.split("_")[0] for s in subs})
         say(f"submitted {_plural(len(subs), 'job')} as SLURM array {', '.join(arrays)}")
     elif ex.name == "local":
-        workers = sorted({s.job_id for s in subs}, key=[s.job_id for s in subs].index)
+        workers = list(dict.fromkeys(s.job_id for s in subs))  # each worker's pid once, in launch order
         say(f"started {_plural(len(workers), 'local worker')} (pids {', '.join(workers)}) for "
             f"{_plural(len(subs), 'run')}, each running its share one after the other")
     else:

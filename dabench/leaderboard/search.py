@@ -62,10 +62,6 @@ def picks(trials: dict[Trial, list[dict]], rule: str) -> dict[Trial, dict]:
     return {trial: pick(lines, rule) for trial, lines in trials.items() if scored(lines, rule)}
 
 
-def _label(rule: str) -> str:
-    return "target-test best (oracle: target labels)" if rule == ORACLE else SELECTIONS[rule].title
-
-
 def _intro(runs: list[Run], methods: list[str]) -> list[str]:
     """What was run, and what a cell of the tables below is."""
     tasks = sorted({r.task for r in runs}, key=task_sort_key)
@@ -79,7 +75,7 @@ def _intro(runs: list[Run], methods: list[str]) -> list[str]:
              "(ties: the later step, then the lower draw); a cell is that model's target test accuracy (%), "
              "`mean ± std (n)` over trial seeds. The oracle picks by target test accuracy: an upper bound, never a "
              "valid rule. The rules:", ""]
-            + [f"- **{_label(rule)}**: {SELECTIONS[rule].text}." for rule in SELECTION_ORDER] + [""])
+            + [f"- **{SELECTIONS[rule].title}**: {SELECTIONS[rule].text}." for rule in SELECTION_ORDER] + [""])
 
 
 def _selection_table(trials: dict[Trial, list[dict]], methods: list[str], tasks: list[str]) -> list[str]:
@@ -87,7 +83,7 @@ def _selection_table(trials: dict[Trial, list[dict]], methods: list[str], tasks:
     records = [{"method": method, "rule": rule, "task": task, "seed": seed, "value": 100.0 * line["tgt_test/acc"]}
                for rule in SELECTION_ORDER for (method, task, seed), line in picks(trials, rule).items()]
     stats = aggregate(records, ["method", "rule", "task"])
-    body = [[f"{method} · {_label(rule)}"] + [stats[(method, rule, t)].text(ACC_DECIMALS)
+    body = [[f"{method} · {SELECTIONS[rule].title}"] + [stats[(method, rule, t)].text(ACC_DECIMALS)
                                               if (method, rule, t) in stats else "–" for t in tasks]
             for method in methods for rule in SELECTION_ORDER]
     return [markdown_table(["method · selection"] + [task_header(t) for t in tasks], body), ""]
@@ -124,7 +120,7 @@ def _quality(trials: dict[Trial, list[dict]], tasks: list[str]) -> list[str]:
                          higher=False) for t in tasks}
     body = []
     for rule in VALIDATOR_RULES:
-        cells = [_label(rule)]
+        cells = [SELECTIONS[rule].title]
         for task in tasks:
             stat, rho = stats.get((rule, task)), spearman(trials, rule, task)
             cells.append(bold(stat.text(ACC_DECIMALS), rule in lowest[task]) if stat else "–")
@@ -141,7 +137,7 @@ def _quality(trials: dict[Trial, list[dict]], tasks: list[str]) -> list[str]:
     for task in tasks:
         closest = [rule for rule in VALIDATOR_RULES if rule in lowest[task]]  # all of them on a tie
         if closest:
-            out.append(f"- Closest to the oracle on {task}: {', '.join(map(_label, closest))} "
+            out.append(f"- Closest to the oracle on {task}: {', '.join(SELECTIONS[r].title for r in closest)} "
                        f"(regret {stats[(closest[0], task)].mean:.1f} points).")
     return out + [""]
 
@@ -162,7 +158,7 @@ def _scatter(lines: dict[str, list[dict]], path: Path, title: str) -> None:
             usable = scored(method_lines, rule)
             ax.scatter([ln[metric] for ln in usable], [100.0 * ln["tgt_test/acc"] for ln in usable], s=14,
                        alpha=0.7, color=f"C{i}", label=method)
-        ax.set(title=_label(rule), xlabel=metric, ylabel="target test accuracy (%)")
+        ax.set(title=SELECTIONS[rule].title, xlabel=metric, ylabel="target test accuracy (%)")
     for ax in axes.flat[len(VALIDATOR_RULES):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)

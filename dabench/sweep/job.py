@@ -21,14 +21,13 @@ import logging
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import submitit
 
 from dabench.config import RunConfig
-from dabench.sweep.launchers import append_attempt, error_line, meta_dir
+from dabench.sweep.launchers import append_attempt, error_line
 
 log = logging.getLogger(__name__)
 
