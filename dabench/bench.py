@@ -87,14 +87,14 @@ def _premade_update(model, batches: list, k: int, progress: float) -> None:
     model.update(x_s, y_s, x_t, progress, **({"y_tgt": y_t} if model.ORACLE else {}))
 
 
-def _build(resolved, data, device: torch.device, default_format: bool = False):
-    """A freshly initialised network of ``resolved``, placed as the training loop places it (``default_format``:
-    in PyTorch's default memory format even where the method uses channels-last)."""
+def _build(resolved, data, device: torch.device, channels_last: bool | None = None):
+    """A freshly initialised network of ``resolved``, placed as the training loop places it (``channels_last``
+    None), or in the memory format asked for (True: channels-last; False: PyTorch's default)."""
     from dabench.seeding import seed_hash
 
     torch.manual_seed(seed_hash(resolved.config.seed, "init", resolved.config.method))
     model = resolved.method_cls(data.task_data.spec, resolved.hparams).to(device)
-    if model.CHANNELS_LAST and not default_format:  # as the training loop does
+    if model.CHANNELS_LAST if channels_last is None else channels_last:  # None: as the training loop does
         model.to(memory_format=torch.channels_last)
     return model
 
@@ -155,17 +155,19 @@ def loop_and_compute(method: str, task: str, data, device: torch.device, steps: 
 
 
 def compute_throughput(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
-                       default_format: bool = False) -> float:
+                       channels_last: bool | None = None) -> float:
     """(b) images/s of ``update`` alone on batches already in memory (cycled), one measurement after warm-up.
 
-    ``default_format``: network and batches in PyTorch's default memory format, as the conventional pipeline
-    feeds them, instead of channels-last where the method uses it.
+    ``channels_last``: None, network and batches in the method's own memory format (``CHANNELS_LAST``), as the
+    training loop places them; False, in PyTorch's default format (as the conventional pipeline feeds them);
+    True, in channels-last.
     """
     resolved = _resolved(method, task, data, seed=0)
-    model = _build(resolved, data, device, default_format=default_format)
+    fmt = resolved.method_cls.CHANNELS_LAST if channels_last is None else channels_last
+    model = _build(resolved, data, device, channels_last=fmt)
     model.train()
     batch = resolved.hparams["batch_size"]
-    batches = _batches(data, batch, device, min(steps, 16), model.CHANNELS_LAST and not default_format)
+    batches = _batches(data, batch, device, min(steps, 16), fmt)
     total = warmup + steps
     for k in range(warmup):
         _premade_update(model, batches, k, k / total)
@@ -261,15 +263,22 @@ def window_steps(method: str, task: str, data, device: torch.device, steps: int,
 
 
 def method_rates(method: str, task: str, data, device: torch.device, steps: int, warmup: int,
-                 repeats: int) -> dict[str, float]:
-    """(a), (b) and (c) of ``method``: the medians of ``repeats`` measurements of :func:`loop_and_compute`."""
-    loop, compute = [], []
+                 repeats: int) -> dict[str, Any]:
+    """(a), (b) and (c) of ``method``: the medians of ``repeats`` measurements of :func:`loop_and_compute`; and
+    (h), (i): each repeat also times the update in the *other* memory format (channels-last for a method that
+    trains in PyTorch's default one, and the reverse), so that every method's choice of format is measured
+    against the alternative in the same minutes."""
+    channels_last = _resolved(method, task, data).method_cls.CHANNELS_LAST
+    loop, compute, other = [], [], []
     for _ in range(repeats):
         a, b = loop_and_compute(method, task, data, device, steps, warmup)
         loop.append(a)
         compute.append(b)
+        other.append(compute_throughput(method, task, data, device, steps, warmup, channels_last=not channels_last))
     return {"compute": _median_rate(compute), "loop": _median_rate(loop),
-            "ratio": _median_rate([a / b for a, b in zip(loop, compute)])}
+            "ratio": _median_rate([a / b for a, b in zip(loop, compute)]),
+            "format": "channels-last" if channels_last else "default", "other_format": _median_rate(other),
+            "format_speedup": _median_rate([b / h for b, h in zip(compute, other)])}
 
 
 def peak_rss_mb() -> float:
@@ -321,7 +330,7 @@ class _ConventionalFeed:
 
     def __init__(self, task: str, data, device: torch.device, workers: list[int], total: int):
         resolved = _resolved(REFERENCE_METHOD, task, data, seed=0)
-        self.model = _build(resolved, data, device, default_format=True)
+        self.model = _build(resolved, data, device, channels_last=False)
         self.model.train()
         self.batch, self.device, self.total, self.done = resolved.hparams["batch_size"], device, total, 0
         self.feeds = {w: _pil_loaders(data, self.batch, w, device) for w in workers}
@@ -360,7 +369,7 @@ def conventional_comparison(task: str, data, device: torch.device, steps: int, w
         loop.append(a)
         compute["loop_format"].append(b)
         compute["default_format"].append(compute_throughput(REFERENCE_METHOD, task, data, device, steps, warmup,
-                                                            default_format=True))
+                                                            channels_last=False))
         for w in workers:
             conv[w].append(feed.run(w, steps))
     return {"batch": feed.batch, "loop": _median_rate(loop),

@@ -54,13 +54,15 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, opti
         "and target images (a step of batch B is 2B images).",
         "",
         "| method | batch | steps | (a) loop img/s | (b) compute img/s | (c) ratio a/b | (d) eval img/s | "
-        "(e) peak RSS | (f) validators s | (g) validators' share |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "(e) peak RSS | (f) validators s | (g) validators' share | memory format | (h) other format img/s | "
+        "(i) ratio b/h |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['method']} | {r['batch']} | {r['steps']} | {r['loop']:.0f} | {r['compute']:.0f} | "
                      f"{r['ratio']:.3f} | {r['eval']:.0f} | {r['peak_rss_mb']:.0f} MiB | "
-                     f"{r['validators_s']:.2f} | {100 * r['validator_share']:.1f} % |")
+                     f"{r['validators_s']:.2f} | {100 * r['validator_share']:.1f} % | {r['format']} | "
+                     f"{r['other_format']:.0f} | {r['format_speedup']:.2f} |")
     lines += ["", "(a) through `dabench.train.train` (sampling, uint8 → float conversion of whole batches, the "
               "update, logging), start-up, evaluation and checkpoints outside the window; (b) the same `update` "
               "of the same model on batches already in memory, timed in the same run, one extra update after each "
@@ -72,7 +74,11 @@ def render(rows: list[dict[str, Any]], conventional: dict[str, Any] | None, opti
               "source-val and target-train images, the domain classifier, the scores), the median of the repeats; "
               "(g) (f)'s share of a run at the method's default budget, from the measured rates: ten evaluations "
               "of the validators over the run's time (its default steps at rate (a), ten accuracy evaluations of "
-              "the source-val and target-test splits at rate (d), and the validators)."]
+              "the source-val and target-test splits at rate (d), and the validators); memory format: the one the training "
+              "loop places the method's network and batches in (`CHANNELS_LAST`); (h) the update of (b) with "
+              "network and batches in the other format (channels-last for a default-format method, the default "
+              "for a channels-last one), timed right after each repeat of (a) and (b); (i) the median of the "
+              "per-repeat ratios (b)/(h): above 1, the method's format is the faster one on this machine."]
     if conventional is not None:
         lines += _conventional_section(conventional, options.repeats)
     return "\n".join(lines) + "\n"

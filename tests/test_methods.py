@@ -154,3 +154,27 @@ def test_digit_net_pools_before_relu_with_the_papers_outputs_and_gradients():
     grads_ref = torch.autograd.grad((ref * g).sum(), list(paper.parameters()))
     assert torch.equal(ours, ref)
     assert all(torch.equal(a, b) for a, b in zip(grads_ours, grads_ref))
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if METHODS.get(n).CHANNELS_LAST])
+def test_a_channels_last_update_agrees_with_the_default_format_to_float_rounding(name, toy_data):
+    """The memory format is a speed choice (``CHANNELS_LAST``), not a change of method: from the same weights,
+    batch and random state, one update in each format gives the same losses and the same gradients (which the
+    optimisers leave in ``.grad``) up to summation order. The stepped parameters are not compared: Adam's first
+    step is lr·sign(g) where g is zero up to rounding."""
+    x_src, y_src, x_tgt, y_tgt = batches(toy_data)
+    results = []
+    for channels_last in (False, True):
+        method = make(name, toy_data.spec)
+        if channels_last:
+            method.to(memory_format=torch.channels_last)
+            x_src, x_tgt = (x.contiguous(memory_format=torch.channels_last) for x in (x_src, x_tgt))
+        torch.manual_seed(7)
+        losses = step(method, x_src, y_src, x_tgt, y_tgt, 0.5)
+        results.append((losses, {k: p.grad.clone() for k, p in method.named_parameters() if p.grad is not None}))
+    (loss_a, grad_a), (loss_b, grad_b) = results
+    assert loss_a.keys() == loss_b.keys() and grad_a.keys() == grad_b.keys() and grad_a
+    for k in loss_a:
+        assert loss_b[k] == pytest.approx(loss_a[k], rel=1e-4, abs=1e-6), k
+    for k, g in grad_a.items():
+        assert torch.allclose(grad_b[k], g, rtol=1e-3, atol=1e-4 * float(g.abs().max()) + 1e-9), k
