@@ -98,6 +98,7 @@ def test_method_rates_time_each_method_in_its_own_memory_format_and_in_the_other
 
     import dabench.config
     from dabench import bench
+    from dabench.registry import METHODS
 
     monkeypatch.setattr(dabench.config, "resolve", lambda config, kind: toy_run(
         config.method, toy_data, steps=config.steps or 20, eval_every=config.eval_every or 10,
@@ -107,10 +108,13 @@ def test_method_rates_time_each_method_in_its_own_memory_format_and_in_the_other
     monkeypatch.setattr(bench, "_build", lambda resolved, data, device, channels_last=None: formats.append(
         channels_last) or _REAL_BUILD(resolved, data, device, channels_last))
     data = SimpleNamespace(kind="embedded", task_data=toy_data)
-    for method, own in (("dann", "channels-last"), ("pixelda-lite", "default")):
+    dann = METHODS.get("dann")
+    for channels_last in (True, False):
+        monkeypatch.setattr(dann, "CHANNELS_LAST", channels_last)
         formats.clear()
-        row = bench.method_rates(method, "toy", data, torch.device("cpu"), steps=2, warmup=1, repeats=2)
-        assert row["format"] == own and formats == [not (own == "channels-last")] * 2
+        row = bench.method_rates("dann", "toy", data, torch.device("cpu"), steps=2, warmup=1, repeats=2)
+        assert row["format"] == ("channels-last" if channels_last else "default")
+        assert formats == [not channels_last] * 2  # (h): once per repeat, in the other format
         assert all(math.isfinite(row[k]) and row[k] > 0 for k in ("loop", "compute", "other_format", "format_speedup"))
 
 

@@ -157,15 +157,19 @@ def test_digit_net_pools_before_relu_with_the_papers_outputs_and_gradients():
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if METHODS.get(n).CHANNELS_LAST])
-def test_a_channels_last_update_agrees_with_the_default_format_to_float_rounding(name, toy_data):
+def test_a_channels_last_update_agrees_with_the_default_format(name, toy_data):
     """The memory format is a speed choice (``CHANNELS_LAST``), not a change of method: from the same weights,
-    batch and random state, one update in each format gives the same losses and the same gradients (which the
-    optimisers leave in ``.grad``) up to summation order. The stepped parameters are not compared: Adam's first
-    step is lr·sign(g) where g is zero up to rounding."""
-    x_src, y_src, x_tgt, y_tgt = batches(toy_data)
+    batch and random state, one update in each format gives the same losses and gradients (which the optimisers
+    leave in ``.grad``). In float64, so that the comparison is of the mathematics, not of the float32 kernels
+    oneDNN picks per format (whose rounding the generators' deep backward paths amplify); dropout is off, its
+    masks being drawn in memory order (the same distribution, other draws in each format)."""
+    x_src, y_src, x_tgt, y_tgt = (t.double() if t.is_floating_point() else t for t in batches(toy_data))
+    no_dropout = {k: 0.0 for k in METHODS.get(name).HPARAMS if k.endswith("dropout")}
     results = []
     for channels_last in (False, True):
-        method = make(name, toy_data.spec)
+        method = make(name, toy_data.spec, **no_dropout).double()
+        if method.NEEDS_SOURCE_CLASSIFIER:  # attached outside the module tree
+            method.source_classifier.double()
         if channels_last:
             method.to(memory_format=torch.channels_last)
             x_src, x_tgt = (x.contiguous(memory_format=torch.channels_last) for x in (x_src, x_tgt))
@@ -175,6 +179,6 @@ def test_a_channels_last_update_agrees_with_the_default_format_to_float_rounding
     (loss_a, grad_a), (loss_b, grad_b) = results
     assert loss_a.keys() == loss_b.keys() and grad_a.keys() == grad_b.keys() and grad_a
     for k in loss_a:
-        assert loss_b[k] == pytest.approx(loss_a[k], rel=1e-4, abs=1e-6), k
+        assert loss_b[k] == pytest.approx(loss_a[k], rel=1e-9, abs=1e-12), k
     for k, g in grad_a.items():
-        assert torch.allclose(grad_b[k], g, rtol=1e-3, atol=1e-4 * float(g.abs().max()) + 1e-9), k
+        assert torch.allclose(grad_b[k], g, rtol=1e-7, atol=1e-9 * float(g.abs().max()) + 1e-15), k
