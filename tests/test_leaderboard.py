@@ -237,6 +237,20 @@ def test_a_tasks_extra_configuration_leaves_its_main_runs_in_the_methods_main_ro
     assert longer[2].startswith("–") and longer[4].startswith("**65.0 (1)**")
 
 
+def test_a_variant_is_one_row_on_every_task_whatever_else_its_cell_holds(tmp_path):
+    # the main configuration on two tasks, a variant (lr=0.5) on both, and on the second task a longer run too: the
+    # variant is named by what sets it apart from the main configuration only, so both its runs share a row
+    for task in ("mnist-usps", "usps-mnist"):
+        for seed in (0, 1):
+            write_run(tmp_path, "dann", task, seed, acc=0.80)
+        write_run(tmp_path, "dann", task, 0, acc=0.70, hparams={"lr": 0.5})
+    write_run(tmp_path, "dann", "usps-mnist", 0, acc=0.60, steps=600)
+    table = _section(_build([tmp_path]), "### Table 1 — target test accuracy (%), selection: last step")
+    variant = _row(table, "dann [lr=0.5]")
+    assert variant[2].startswith("70.0 (1)") and variant[3].startswith("70.0 (1)")
+    assert _row(table, "dann [steps=600, eval_every=200]")[3].startswith("60.0 (1)")
+
+
 def test_duplicate_runs_count_once_and_pool_their_evals(tmp_path):
     write_run(tmp_path / "table1", "dann", "mnist-usps", 0, acc=0.80)
     write_run(tmp_path / "pad", "dann", "mnist-usps", 0, acc=0.80, pad={"raw": 1.9, "features": 1.5})
