@@ -94,7 +94,9 @@ def _build(resolved, data, device: torch.device, channels_last: bool | None = No
 
     torch.manual_seed(seed_hash(resolved.config.seed, "init", resolved.config.method))
     model = resolved.method_cls(data.task_data.spec, resolved.hparams).to(device)
-    if model.CHANNELS_LAST if channels_last is None else channels_last:  # None: as the training loop does
+    if channels_last is None:
+        channels_last = model.CHANNELS_LAST  # as the training loop does
+    if channels_last:
         model.to(memory_format=torch.channels_last)
     return model
 

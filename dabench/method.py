@@ -54,8 +54,10 @@ class Method(nn.Module):
     #: set when the method classifies through the source-only classifier of the same task and seed
     NEEDS_SOURCE_CLASSIFIER: ClassVar[bool] = False
     #: the loop keeps this method's parameters and training batches in channels-last memory format (faster
-    #: convolutions on CPUs for the digit networks: ``dabench bench`` measures it); numerics are unchanged up to
-    #: floating-point summation order
+    #: convolutions on CPUs: ``dabench bench`` times every method's update in both formats, columns (h) and (i));
+    #: the mathematics is unchanged (tests/test_methods.py compares one update in each format in float64), the
+    #: float32 numerics differ by summation order, and dropout masks, drawn in memory order, are other draws
+    #: from the same distribution. A method that sets it must not ``view`` a conv map as flat (``reshape`` it)
     CHANNELS_LAST: ClassVar[bool] = False
     #: how outputs name the paths of :meth:`extra_eval` (path key → display name; a missing key shows as itself)
     EXTRA_PATHS: ClassVar[dict[str, str]] = {}

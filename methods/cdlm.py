@@ -235,9 +235,7 @@ class CDLM(Method):
     VARIANT_NAMES = {"label_w": {0.0: "equations as written, label_w=0"}}
     NEEDS_SOURCE_CLASSIFIER = True
     DEFAULT_STEPS = 2000
-    # channels-last: a cheaper step on CPU, measured against the default format in the same minutes by
-    # `dabench bench` (columns (h), (i) of leaderboard/performance.md); the outputs agree to float rounding
-    CHANNELS_LAST = True
+    CHANNELS_LAST = True  # see Method.CHANNELS_LAST
     FIGURES = staticmethod(write_cdlm_figures)  # adaptation grid (Fig. 2) and t-SNE of z̈_st vs z̈_ts (Fig. 4)
     ROW_ORDER = 80
     PAPER_ROW = "CDLM(x̃_ts)"

@@ -233,10 +233,7 @@ class PixelDALite(Method):
         "similarity_loss": HP("pmse", None, "content-similarity loss", choices=("pmse", "mse")),
     }
     CAPABILITIES = frozenset({"predict", "features"})
-    # channels-last: a cheaper step on CPU, measured against the default format in the same minutes by
-    # `dabench bench` (columns (h), (i) of leaderboard/performance.md); the outputs agree to float rounding,
-    # except that D's dropout masks are drawn in memory order (the same distribution)
-    CHANNELS_LAST = True
+    CHANNELS_LAST = True  # see Method.CHANNELS_LAST
     DEFAULT_STEPS = 1000
     ROW_ORDER = 60
     PAPER_ROW = "PixelDA"

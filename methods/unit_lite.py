@@ -219,10 +219,7 @@ class UNITLite(Method):
     CAPABILITIES = frozenset({"predict", "translate"})
     EXTRA_PATHS = {"unit_cls": "UNIT's classifier C_b", "unit_cls_src": "UNIT's classifier C_a"}
     NEEDS_SOURCE_CLASSIFIER = True
-    # channels-last: a cheaper step on CPU, measured against the default format in the same minutes by
-    # `dabench bench` (columns (h), (i) of leaderboard/performance.md); the outputs agree to float rounding,
-    # except that the discriminator's dropout masks are drawn in memory order (the same distribution)
-    CHANNELS_LAST = True
+    CHANNELS_LAST = True  # see Method.CHANNELS_LAST
     DEFAULT_STEPS = 1000
     ROW_ORDER = 70
     PAPER_ROW = "UNIT"

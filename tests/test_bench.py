@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from dabench.bench import PILDigits, _build as _REAL_BUILD, loop_and_compute
+from dabench.bench import PILDigits, loop_and_compute
 from dabench.bench_report import render
 from dabench.data import to_float
 
@@ -104,9 +104,13 @@ def test_method_rates_time_each_method_in_its_own_memory_format_and_in_the_other
         config.method, toy_data, steps=config.steps or 20, eval_every=config.eval_every or 10,
         checkpoint_every=config.checkpoint_every or 500))
     monkeypatch.chdir(tmp_path)
-    formats = []
-    monkeypatch.setattr(bench, "_build", lambda resolved, data, device, channels_last=None: formats.append(
-        channels_last) or _REAL_BUILD(resolved, data, device, channels_last))
+    formats, measure = [], bench.compute_throughput
+
+    def compute_throughput(*args, channels_last=None, **kwargs):
+        formats.append(channels_last)
+        return measure(*args, channels_last=channels_last, **kwargs)
+
+    monkeypatch.setattr(bench, "compute_throughput", compute_throughput)
     data = SimpleNamespace(kind="embedded", task_data=toy_data)
     dann = METHODS.get("dann")
     for channels_last in (True, False):

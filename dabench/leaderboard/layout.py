@@ -76,20 +76,19 @@ def variant_labels(runs: list[Run], cell: Callable[[Run], tuple],
 
     With ``scope`` (e.g. the method), the configuration most runs of a scope share is its main one: in a cell
     with several configurations, the main one keeps the empty label, so its runs stay in the scope's main row
-    beside the other tasks' runs of the same configuration (ties: the first canonical signature in sort order),
-    and another configuration is named only by the keys of its cell in which it differs from the main one, so
-    that it too is one row across tasks (whatever else its cell holds on one task). A switch the method declares in ``VARIANT_NAMES`` that its runs in the scope differ in names every row of
-    the scope, the main one included, in the method's words (e.g. CDLM's ``label_w``).
+    beside the other tasks' runs of the same configuration (ties: the first canonical signature in sort order);
+    another configuration is named only by the keys in which it differs from the main one, so that it too is one
+    row across tasks, whatever else its cell holds on one task. A switch the method declares in
+    ``VARIANT_NAMES`` that its runs in the scope differ in names every row of the scope, the main one included,
+    in the method's words (e.g. CDLM's ``label_w``).
     """
-    main: dict[Any, str] = {}
-    main_sig: dict[Any, dict] = {}  # per scope, the main configuration's signature
+    main: dict[Any, dict] = {}  # per scope, the signature of its main configuration
     switched: dict[Any, list[str]] = {}  # per scope, the declared switches its runs differ in
     if scope is not None:
         counts: dict[Any, Counter] = {}
         for run in runs:
             counts.setdefault(scope(run), Counter())[_canon(run.signature)] += 1
-        main = {k: min(c, key=lambda sig: (-c[sig], sig)) for k, c in counts.items()}
-        main_sig = {k: json.loads(sig) for k, sig in main.items()}
+        main = {k: json.loads(min(c, key=lambda sig: (-c[sig], sig))) for k, c in counts.items()}
         for run in runs:
             values = switched.setdefault(scope(run), {})
             for key in variant_names(run.method):
@@ -107,13 +106,14 @@ def variant_labels(runs: list[Run], cell: Callable[[Run], tuple],
         differ = first + [k for k in differ if k not in first]
         for run, sig in zip(members, sigs):
             named = variant_names(run.method)
-            switches = switched.get(scope(run), []) if scope is not None else []
-            shown = switches + [k for k in differ if k not in switches]
-            if scope is not None:
-                # named by the declared switches and by what sets it apart from the scope's main configuration
-                # (not by every key its cell varies in), so that one configuration is one row on every task
-                base = main_sig[scope(run)]
-                shown = switches + [k for k in differ if k not in switches and _canon(sig.get(k)) != _canon(base.get(k))]
+            if scope is None:
+                shown = differ
+            else:
+                # the declared switches, then what sets the run apart from the scope's main configuration (not
+                # every key its cell varies in), so that one configuration is one row on every task
+                switches, base = switched.get(scope(run), []), main[scope(run)]
+                shown = switches + [k for k in differ
+                                    if k not in switches and _canon(sig.get(k)) != _canon(base.get(k))]
             parts = [_part(k, sig, named) for k in shown[:3]]
             if len(shown) > 3:
                 parts.append(f"+{len(shown) - 3} more")
