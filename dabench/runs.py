@@ -52,12 +52,17 @@ def execute(plan: RunPlan, *, device: str = "auto", progress: bool = True, stop_
     # everything that can fail for want of data comes before the lock, which makes the run directory: a run
     # that cannot start leaves nothing behind
     data = load_task(plan.resolved.task, plan.source)
-    classifier = None if plan.source_classifier is None else load_trained(plan.source_classifier.rundir)
+    classifier, classifier_run = None, None
+    if plan.source_classifier is not None:
+        base = plan.source_classifier.rundir
+        classifier, done = load_trained(base), base.read_result()
+        classifier_run = {"run_id": done["run_id"], "cpu_time_s": done.get("cpu_time_s")}
     with plan.rundir.lock(wait=wait):
         if plan.rundir.is_done():  # finished by the process we waited for
             return plan.rundir.read_result()
         return train(plan.resolved, data, plan.rundir, dev, progress=progress, stop_after=stop_after,
-                     classifier=classifier, environment=environment(dev), on_step=on_step)
+                     classifier=classifier, classifier_run=classifier_run, environment=environment(dev),
+                     on_step=on_step)
 
 
 def load_trained(rundir: RunDir):

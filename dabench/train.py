@@ -61,13 +61,16 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     classifier=None,
+    classifier_run: dict[str, Any] | None = None,
     environment: dict[str, Any] | None = None,
     on_step=None,
 ) -> dict[str, Any]:
     """Train ``resolved`` on ``data`` into ``rundir`` (resuming from its checkpoint) and finish the run.
 
     The caller holds the run's writer lock (:func:`dabench.runs.execute`). ``environment`` describes this
-    segment (:func:`dabench.runs.environment`); ``on_step(done_steps, method)``, when given, is called at the
+    segment (:func:`dabench.runs.environment`); ``classifier_run`` names the source-only run ``classifier`` was
+    trained by (its id and CPU seconds), recorded in the result so that the compute axis can charge that cost to
+    this run wherever the run is read; ``on_step(done_steps, method)``, when given, is called at the
     end of every step (``dabench bench`` times the loop with it, start-up excluded); ``stop_after`` stops as
     if killed after that many steps of this call.
     """
@@ -146,7 +149,7 @@ def train(
     bar.close()
     totals = clock.totals()
     segments = segments + [{**segment, "to_step": steps, **_rounded(totals)}]
-    return finish(resolved, method, rundir, totals, data, final_preds, segments)
+    return finish(resolved, method, rundir, totals, data, final_preds, segments, classifier_run)
 
 
 def _rounded(times: dict[str, float]) -> dict[str, float]:
@@ -246,10 +249,12 @@ def without_timings(line: dict) -> dict:
 
 
 def finish(resolved: ResolvedRun, method, rundir: RunDir, compute: dict[str, float], data: TaskData | None = None,
-           final_preds: dict | None = None, segments: list[dict] | None = None) -> dict[str, Any]:
+           final_preds: dict | None = None, segments: list[dict] | None = None,
+           classifier_run: dict | None = None) -> dict[str, Any]:
     """Write the final weights, the result record, the task's default protocols' results (when
     ``data`` is given) and the ``done`` marker (last). ``compute``: wall and CPU seconds over every segment;
-    ``final_preds``: the last evaluation's predictions per split, reused by the accuracy protocol."""
+    ``final_preds``: the last evaluation's predictions per split, reused by the accuracy protocol;
+    ``classifier_run``: the source-only run the method classifies through (see :func:`train`)."""
     metrics = rundir.read_metrics()
     last = metrics[-1]
     rundir.save_final(method.checkpoint_state())
@@ -262,6 +267,8 @@ def finish(resolved: ResolvedRun, method, rundir: RunDir, compute: dict[str, flo
         "cpu_time_s": round(compute["cpu_s"], 1),
         "segments": segments or [],
     }
+    if classifier_run is not None:
+        result["source_classifier"] = classifier_run
     if "src_val/acc" in last:
         best = max(metrics, key=lambda m: (m["src_val/acc"], m["step"]))
         result.update({

@@ -43,7 +43,8 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
               oracle: bool = False, quality: tuple[float, float, float] | None = None,
               extra_paths: dict[str, float] | None = None, pad: dict[str, float] | None = None,
               pngs: tuple[str, ...] = (), cpu_s: tuple[float, float, float] | None = None,
-              hparams_seed: int = 0, evals: tuple[dict, dict, dict] | None = None) -> Path:
+              hparams_seed: int = 0, evals: tuple[dict, dict, dict] | None = None,
+              classifier_cpu_s: float | None = None) -> Path:
     """Write one fake run directory under ``root`` and return it.
 
     Args:
@@ -59,6 +60,7 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
             hyper-parameters, not overrides set by hand: its configuration records none).
         evals: values written over the made-up ones of the three evaluations, one dict each (e.g. their
             ``tgt_test/acc`` and validator scores ``valid/<name>``).
+        classifier_cpu_s: the CPU seconds of the source-only run it classifies through, recorded in its result.
     """
     hp = dict(HPARAMS.get(method, {"batch_size": 64}), **(hparams or {}))  # other methods: a batch size
     eval_every = max(1, steps // 3)
@@ -109,6 +111,8 @@ def write_run(root: Path, method: str, task: str, seed: int, *, acc: float | Non
             "protocol": "image-quality", "random_state": seed, "figures": [], "eval_time_s": 1.0,
             "result": {"ssim": ssim, "mse": mse, "psnr": psnr, "n": 200, "split": f"{task}/test",
                        "input_baseline": {"ssim": 0.5, "mse": 0.27, "psnr": 5.99}}})
+    if classifier_cpu_s is not None:
+        result["source_classifier"] = {"run_id": "0123456789ab", "cpu_time_s": classifier_cpu_s}
     _json(run_dir / "result.json", result)
     if pad:
         src, tgt = task.split("-")

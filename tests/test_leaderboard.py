@@ -470,6 +470,19 @@ def test_equal_compute_reads_the_last_evaluation_inside_each_budget_and_charges_
     assert "2 run(s) record the compute axis; 1 run(s) recorded before it existed are not in this section" in text
 
 
+
+def test_equal_compute_charges_the_source_classifier_cpu_time_the_run_recorded(tmp_path):
+    # no source-only run beside it: the 600 s its result records are charged (not 0, and the row is not dropped)
+    write_run(tmp_path, "cdlm", "mnist-usps", 0, acc=0.90, cpu_s=(100.0, 500.0, 2000.0), classifier_cpu_s=600.0)
+    write_run(tmp_path, "cdlm", "usps-mnist", 0, acc=0.90, cpu_s=(100.0, 500.0, 2000.0))  # neither: left out
+    section = _section(_build([tmp_path]), "#### Equal compute")
+    assert not any(ln.startswith("| cdlm · ≤ 5 ") for ln in section.splitlines())  # 600 + 100 s > 300 s
+    assert _row(section, "cdlm · ≤ 15 CPU-min")[1] == "80.0 (1)"  # 700 s: its first evaluation
+    assert _row(section, "cdlm · ≤ 45 CPU-min")[1] == "90.0 (1)"
+    assert "usps-mnist" not in section.split("\n\n")[1].splitlines()[0]  # no column for the task left out
+    assert "neither recorded nor here: cdlm on usps-mnist" in section
+
+
 # ------------------------------------------------------------------------------------- regeneration
 if __name__ == "__main__":
     if sys.argv[1:] != ["--regenerate"]:

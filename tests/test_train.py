@@ -96,3 +96,37 @@ def test_pair_sampler_is_resumable():
     b.generator.set_state(state)
     got = b.next()
     assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+
+def test_a_run_through_the_source_only_model_records_that_run_in_its_result(toy_data, tmp_path):
+    # the equal-compute table charges the source-only run's CPU time to this run, wherever it is read from
+    from dabench.hparams import resolve_hparams
+    from dabench.methods.source_only import SourceOnly
+
+    source = SourceOnly(toy_data.spec, resolve_hparams(SourceOnly, "digits"))
+    record = {"run_id": "0123456789ab", "cpu_time_s": 12.5}
+    result = train(toy_run("unit-lite", toy_data, steps=2, eval_every=2), toy_data, RunDir(tmp_path / "r"),
+                   torch.device("cpu"), progress=False, classifier=source, classifier_run=record)
+    assert result["source_classifier"] == record == RunDir(tmp_path / "r").read_result()["source_classifier"]
+    plain = train(toy_run("dann", toy_data, steps=2, eval_every=2), toy_data, RunDir(tmp_path / "d"),
+                  torch.device("cpu"), progress=False)
+    assert "source_classifier" not in plain
+
+
+def test_execute_hands_train_the_finished_source_only_runs_id_and_cpu_time(tmp_path, monkeypatch):
+    import dabench.runs as runs
+    from dabench.config import RunConfig
+    from dabench.plan import plan_run
+
+    plan = plan_run(RunConfig("unit-lite", "mnist-mnistm", steps=2, data="embedded"), tmp_path / "runs")
+    base = plan.source_classifier.rundir
+    base.path.mkdir(parents=True)
+    base.write_result({"run_id": "0123456789ab", "cpu_time_s": 321.0, "target_acc": 0.5})
+    base.mark_done()  # finished: execute does not train it again
+    handed = {}
+    monkeypatch.setattr(runs, "load_trained", lambda rundir: "the source-only model")
+    monkeypatch.setattr(runs, "train", lambda *args, **kwargs: handed.update(kwargs) or {})
+    runs.execute(plan, progress=False)
+    assert handed["classifier"] == "the source-only model"
+    assert handed["classifier_run"] == {"run_id": "0123456789ab", "cpu_time_s": 321.0}

@@ -5,8 +5,9 @@ their own default budgets.
 
 Only runs whose evaluation lines carry the compute axis (``compute/images``, ``compute/cpu_s``) take part; runs
 recorded before it existed are left out and counted. A method that classifies through the source-only model
-(``NEEDS_SOURCE_CLASSIFIER``) is charged that model's CPU time too, from the source-only run of the same task
-and seed in the same group; without it, the method's row is left out of the table.
+(``NEEDS_SOURCE_CLASSIFIER``) is charged that model's CPU time too: as the run recorded it (``source_classifier``
+in its result), else from the source-only run of the same task and seed in the same group; without either, the
+method's row is left out of the table.
 """
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ def _tracked(run: Run) -> bool:
 
 
 def _setup_cpu(run: Run, by_key: dict[tuple, Run]) -> float | None:
-    """CPU seconds of what ``run`` needs first (its source-only classifier), 0 when it needs nothing, None when
-    the run that paid for it is not here."""
+    """CPU seconds of what ``run`` needs first (its source-only classifier): as the run recorded it, else from
+    the source-only run of its task and seed in the group; 0 when it needs nothing, None when neither says."""
     cls = method_class(run.method)
     if cls is None or not cls.NEEDS_SOURCE_CLASSIFIER:
         return 0.0
+    if run.classifier_cpu_s is not None:
+        return float(run.classifier_cpu_s)
     base = by_key.get((run.task, run.seed))
     return None if base is None else base.metrics[-1]["compute/cpu_s"]
 
@@ -53,8 +56,8 @@ def _table(ctx: Context, runs: list[Run]) -> list[str]:
                 records.append({"row": f"{ctx.row_name(run)} · ≤ {budget} CPU-min", "task": run.task,
                                 "seed": run.seed, "value": value})
     if not records:
-        return ([f"Equal compute: no row yet (left out, their source-only run not being here: "
-                 f"{', '.join(sorted(left_out))}).", ""] if left_out else [])
+        return ([f"Equal compute: no row yet (left out, their source-only run's CPU time being neither recorded "
+                 f"nor here: {', '.join(sorted(left_out))}).", ""] if left_out else [])
     stats = aggregate(records, ["row", "task"])
     tasks = sorted({r["task"] for r in records}, key=task_sort_key)
     order = {name: i for i, (name, _) in enumerate(ctx.rows_of(runs))}
@@ -67,7 +70,8 @@ def _table(ctx: Context, runs: list[Run]) -> list[str]:
                 (c := method_class(r.method)) is not None and c.NEEDS_SOURCE_CLASSIFIER for r in runs) else "")
             + ") is inside the budget, `mean ± std (n)` over the seeds that reached an evaluation by then; – none did.")
     if left_out:
-        note += f" Left out, their source-only run not being here: {', '.join(sorted(left_out))}."
+        note += (f" Left out, their source-only run's CPU time being neither recorded nor here: "
+                 f"{', '.join(sorted(left_out))}.")
     return ["#### Equal compute — target test accuracy (%) at fixed CPU budgets", "",
             markdown_table(["method · budget"] + [task_header(t) for t in tasks], body), "", note, ""]
 

@@ -34,6 +34,7 @@ class Run:
     oracle: bool
     env: dict
     metrics: list[dict]
+    classifier_cpu_s: float | None = None  # CPU seconds of the source-only run it classifies through, as recorded
     evals: dict[str, dict] = field(default_factory=dict)
     pngs: dict[str, Path] = field(default_factory=dict)
 
@@ -118,7 +119,7 @@ def load_run(run_dir: Path, shown: str, folder: str) -> Run:
             hparams=_recorded_hparams(str(cfg["method"]), dict(cfg["hparams"])),
             overrides=dict(cfg.get("config", {}).get("hparams") or {}),
             hparams_seed=int(cfg.get("config", {}).get("hparams_seed", 0)), oracle=bool(result.get("oracle", False)),
-            env=env, metrics=lines,
+            env=env, metrics=lines, classifier_cpu_s=(result.get("source_classifier") or {}).get("cpu_time_s"),
         )
     except (AttributeError, KeyError, TypeError, ValueError) as err:
         raise UsageError(f"{shown}: its configuration lacks or mangles {err}: not a dabench run "
