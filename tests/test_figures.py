@@ -68,3 +68,36 @@ def test_pad_values_reads_eval_files(tmp_path):
         RunDir(tmp_path / run).write_eval("pad", {"result": {"raw": {"d_a": raw}, "features": {"d_a": feat}}})
     values = figures.pad_values({"M→U": {"raw": tmp_path / "r1", "DANN": tmp_path / "r1", "CDLM": tmp_path / "r2"}})
     assert values == {"M→U": {"raw": 1.9, "DANN": 1.5, "CDLM": 1.1}}
+
+
+def test_curves_script_tables_finished_and_unfinished_runs_and_never_overwrites(tmp_path, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from fake_runs import write_run
+
+    script = Path(__file__).parents[1] / "scripts" / "curves.py"
+    done = write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.80, cpu_s=(60.0, 120.0, 600.0))
+    going = write_run(tmp_path, "cdlm", "mnist-usps", 0, acc=0.70, cpu_s=(30.0, 90.0, 150.0), done=False)
+    out = tmp_path / "curves.png"
+
+    def run(*args):
+        old = sys.argv
+        sys.argv = [str(script), *map(str, args)]
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        except SystemExit as stop:
+            return stop.code
+        finally:
+            sys.argv = old
+
+    assert run(done, going, "-o", out) == 0
+    table = capsys.readouterr().out
+    assert "| dann 300 steps (seed 0) | mnist-usps | 300 / 300 (done) | 10.0 | 80.0 | 95.0 |" in table
+    assert "| cdlm 300 steps (seed 0) | mnist-usps | 300 / 300 (unfinished) | 2.5 | 70.0 | 95.0 |" in table
+    check_png(out, (700, 400))
+    before = out.read_bytes()
+    assert run(done, "-o", out) == 2 and out.read_bytes() == before  # exists: refused, untouched
+    assert "pass --force" in capsys.readouterr().err
+    assert run(tmp_path, "-o", tmp_path / "other.png") == 2 and not (tmp_path / "other.png").exists()
