@@ -51,8 +51,9 @@ def main(argv: list[str]) -> int:
     series, table = {}, []
     for given in args.runs:
         rundir = RunDir(Path(given))
-        if not rundir.file("config.json").exists():
-            parser.error(f"{given} is not a run directory (no config.json); give the folders `dabench run` made")
+        if not rundir.exists():
+            parser.error(f"{given} is not a run directory (no run configuration); give the folders `dabench run` "
+                         f"made")
         label, curve, cells = _row(rundir)
         series[f"{label} · {cells[1]}"] = curve
         table.append(cells)

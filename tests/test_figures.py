@@ -72,25 +72,20 @@ def test_pad_values_reads_eval_files(tmp_path):
 
 def test_curves_script_tables_finished_and_unfinished_runs_and_never_overwrites(tmp_path, capsys):
     import runpy
-    import sys
     from pathlib import Path
 
     from fake_runs import write_run
 
-    script = Path(__file__).parents[1] / "scripts" / "curves.py"
+    main = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "curves.py"))["main"]
     done = write_run(tmp_path, "dann", "mnist-usps", 0, acc=0.80, cpu_s=(60.0, 120.0, 600.0))
     going = write_run(tmp_path, "cdlm", "mnist-usps", 0, acc=0.70, cpu_s=(30.0, 90.0, 150.0), done=False)
     out = tmp_path / "curves.png"
 
     def run(*args):
-        old = sys.argv
-        sys.argv = [str(script), *map(str, args)]
         try:
-            runpy.run_path(str(script), run_name="__main__")
-        except SystemExit as stop:
+            return main([str(a) for a in args])
+        except SystemExit as stop:  # argparse's usage errors
             return stop.code
-        finally:
-            sys.argv = old
 
     assert run(done, going, "-o", out) == 0
     table = capsys.readouterr().out
