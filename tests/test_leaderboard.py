@@ -468,6 +468,8 @@ def test_equal_compute_reads_the_last_evaluation_inside_each_budget_and_charges_
     assert _row(section, "cdlm · ≤ 45 CPU-min")[1] == "90.0 (1)"  # 2,600 s: its last
     assert not any(ln.startswith("| dann") for ln in section.splitlines())
     assert "2 run(s) record the compute axis; 1 run(s) recorded before it existed are not in this section" in text
+    assert "Charged the source-only run of the same task and seed shown here" in section  # no record: borrowed
+    assert "from another host): cdlm on mnist-usps." in section
 
 
 
@@ -481,6 +483,7 @@ def test_equal_compute_charges_the_source_classifier_cpu_time_the_run_recorded(t
     assert _row(section, "cdlm · ≤ 45 CPU-min")[1] == "90.0 (1)"
     assert "usps-mnist" not in section.split("\n\n")[1].splitlines()[0]  # no column for the task left out
     assert "neither recorded nor here: cdlm on usps-mnist" in section
+    assert "Charged the source-only run" not in section  # the recorded time was used, nothing borrowed
 
 
 # ------------------------------------------------------------------------------------- regeneration

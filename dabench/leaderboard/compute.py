@@ -44,12 +44,14 @@ def _at_budget(run: Run, setup: float, budget_s: float) -> float | None:
 
 def _table(ctx: Context, runs: list[Run]) -> list[str]:
     sources = {(r.task, r.seed): r for r in runs if r.method == "source-only"}
-    records, left_out = [], set()
+    records, left_out, borrowed = [], set(), set()
     for run in runs:
         setup = _setup_cpu(run, sources)
         if setup is None:
             left_out.add(f"{ctx.row_name(run)} on {run.task}")
             continue
+        if setup and run.classifier_cpu_s is None:
+            borrowed.add(f"{ctx.row_name(run)} on {run.task}")
         for budget in BUDGETS_MIN:
             value = _at_budget(run, setup, 60.0 * budget)
             if value is not None:
@@ -69,6 +71,10 @@ def _table(ctx: Context, runs: list[Run]) -> list[str]:
             + (", plus the source-only classifier the method classifies through" if any(
                 (c := method_class(r.method)) is not None and c.NEEDS_SOURCE_CLASSIFIER for r in runs) else "")
             + ") is inside the budget, `mean ± std (n)` over the seeds that reached an evaluation by then; – none did.")
+    if borrowed:
+        note += (" Charged the source-only run of the same task and seed shown here, having been trained before "
+                 "runs recorded their own classifier (it may be another run of that configuration, from another "
+                 f"host): {', '.join(sorted(borrowed))}.")
     if left_out:
         note += (f" Left out, their source-only run's CPU time being neither recorded nor here: "
                  f"{', '.join(sorted(left_out))}.")
