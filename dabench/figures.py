@@ -162,21 +162,29 @@ def pad_values(run_dirs: Mapping[str, Mapping[str, Path]], kind: str = "features
 
 def accuracy_vs_images(series: Mapping[str, Sequence[tuple[float, float]]], references: Mapping[str, float],
                        path: Path, *, title: str = "Target accuracy against training images",
-                       figsize: tuple[float, float] = (7.0, 4.0), dpi: int = 100) -> Path:
+                       figsize: tuple[float, float] | None = None, dpi: int = 100) -> Path:
     """The compute axis: accuracy (%) against training images seen (log scale), one line per row, and dashed
     horizontal reference lines (e.g. source only and the oracle).
+
+    The legend sits beneath the axes, one entry per line, so long row names (a leaderboard row carries its
+    hyper-parameters) never squeeze the plot; without ``figsize`` the figure is 8 inches wide and grows
+    taller by one legend line per entry.
 
     Args:
         series: label → ``(images seen, accuracy %)`` points in order.
         references: label → accuracy (%) drawn across the whole axis.
     """
-    if not any(series.values()):
+    drawn = [(label, points) for label, points in series.items() if points]
+    if not drawn:
         raise ValueError("accuracy_vs_images needs at least one series with points")
+    if figsize is None:
+        figsize = (8.0, 4.0 + 0.18 * (len(drawn) + len(references)))  # one legend line per entry
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    for label, points in series.items():
-        if points:
-            xs, ys = zip(*points)
-            ax.plot(xs, ys, marker="o", markersize=3, label=label)
+    for i, (label, points) in enumerate(drawn):
+        xs, ys = zip(*points)
+        cycle = i // 10  # past ten rows the colours repeat: change the line and marker instead
+        ax.plot(xs, ys, color=f"C{i % 10}", linestyle=("-", "--", "-.")[cycle % 3], marker="os^"[cycle % 3],
+                markersize=3, label=label)
     for (label, value), style in zip(sorted(references.items()), ("--", ":", "-.")):
         ax.axhline(value, color="grey", linestyle=style, linewidth=1, label=f"{label} ({value:.1f})")
     ax.set_xscale("log")
@@ -184,5 +192,5 @@ def accuracy_vs_images(series: Mapping[str, Sequence[tuple[float, float]]], refe
     ax.set_ylabel("target test accuracy (%)")
     ax.grid(alpha=0.3, which="both")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.legend(fontsize=8, loc="outside lower center")
     return _save(fig, path, dpi)

@@ -56,6 +56,17 @@ def test_error_curves_from_run_directories(tmp_path):
         figures.error_curves({"x": tmp_path / "curves.png"}, tmp_path / "bad.png")
 
 
+def test_accuracy_vs_images_sizes_itself_to_its_legend(tmp_path):
+    series = {f"row {i}": [(1e3, 10.0 + i), (1e4, 20.0 + i)] for i in range(6)}
+    out = figures.accuracy_vs_images(series, {"oracle": 95.0}, tmp_path / "c.png", figsize=(6, 4), dpi=50)
+    check_png(out, (300, 200))
+    # without figsize: 8 inches wide, 4 + 0.18 per legend entry (six rows and one reference)
+    out = figures.accuracy_vs_images(series, {"oracle": 95.0}, tmp_path / "auto.png", dpi=50)
+    check_png(out, (400, round(50 * (4.0 + 0.18 * 7))))
+    with pytest.raises(ValueError, match="at least one series"):
+        figures.accuracy_vs_images({"empty": []}, {}, tmp_path / "none.png")
+
+
 def test_a_failed_save_leaves_nothing_behind(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(OSError):
@@ -91,7 +102,7 @@ def test_curves_script_tables_finished_and_unfinished_runs_and_never_overwrites(
     table = capsys.readouterr().out
     assert "| dann 300 steps (seed 0) | mnist-usps | 300 / 300 (done) | 10.0 | 80.0 | 95.0 |" in table
     assert "| cdlm 300 steps (seed 0) | mnist-usps | 300 / 300 (unfinished) | 2.5 | 70.0 | 95.0 |" in table
-    check_png(out, (700, 400))
+    check_png(out, (800, 436))  # two rows, no reference: two legend lines
     before = out.read_bytes()
     assert run(done, "-o", out) == 2 and out.read_bytes() == before  # exists: refused, untouched
     assert "pass --force" in capsys.readouterr().err
