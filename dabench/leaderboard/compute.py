@@ -112,7 +112,7 @@ def _figures(ctx: Context, runs: list[Run]) -> list[str]:
         refs = {label: values[task] for label, values in references.items() if task in values}
         title = f"{task} ({ctx.group.title})\ntarget accuracy against training images, mean over seeds"
         link = ctx.save_figure(f"{ctx.figure_prefix}/compute_{task}.png", lambda path: plots.accuracy_vs_images(
-            {k: v for k, v in series.items() if v}, refs, path, title=title))
+            series, refs, path, title=title))
         links.append(f"[{task}]({link})")
     return ["- Target accuracy against the training images seen (source and target images drawn by the method's own "
             "updates, log scale; a method that classifies through the source-only model also relies on that "
